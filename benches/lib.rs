@@ -1,0 +1,1 @@
+//! Criterion benchmarks of the runtime (see `benches/`); run them with `cargo xtask bench`.

@@ -1,0 +1,1 @@
+//! rt-compute (work in progress).

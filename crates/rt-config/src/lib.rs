@@ -1,0 +1,1 @@
+//! rt-config (work in progress).

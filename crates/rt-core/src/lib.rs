@@ -1,0 +1,1 @@
+//! rt-core (work in progress).

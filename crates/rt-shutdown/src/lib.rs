@@ -1,0 +1,1 @@
+//! rt-shutdown (work in progress).

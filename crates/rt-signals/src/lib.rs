@@ -1,0 +1,1 @@
+//! rt-signals (work in progress).

@@ -1,0 +1,50 @@
+//! Project automation, run as `cargo xtask <command>` (the cargo-xtask pattern).
+//!
+//! * `cargo xtask ci`: the whole gate: formatting, clippy, tests (plus the feature and
+//!   loom variants) and docs, stopping at the first failing step and naming it.
+
+use std::process::{Command, ExitCode};
+
+mod ci;
+
+fn usage() -> &'static str {
+    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n"
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        eprint!("{}", usage());
+        return ExitCode::from(2);
+    };
+    let rest = &args[1..];
+    let result = match cmd.as_str() {
+        "ci" => ci::run(rest),
+        "help" | "--help" | "-h" => {
+            print!("{}", usage());
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{}", usage())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("xtask: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Path of the `cargo` that invoked us (falls back to `cargo` on PATH).
+pub(crate) fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// The workspace root (the parent of this crate's manifest directory).
+pub(crate) fn workspace_root() -> std::path::PathBuf {
+    let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(manifest)
+}
