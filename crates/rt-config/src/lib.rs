@@ -1,1 +1,55 @@
-//! rt-config (work in progress).
+//! Configuration layer of the process runtime: the plain configuration structs, layered loading
+//! and validation.
+//!
+//! - [`RuntimeConfig`]: every process-level setting (tokio runtimes, shutdown deadlines, compute
+//!   pool, signals, status server), with [`RuntimeConfig::explain`] to show where each value came
+//!   from and a one-line `Display` for the startup log.
+//! - [`ComputeConfig`]: the compute pool's own configuration, always available, so that the
+//!   pool can be used without the loader.
+//! - [`ConfigLoader`] and [`RuntimeConfig::from_settings`] (feature `loader`, on by default):
+//!   built-in defaults, then `/opt/dynamo/defaults/runtime.toml`, then
+//!   `/opt/dynamo/etc/runtime.toml`, then the file named by `DYN_RUNTIME_CONFIG_FILE`, then
+//!   `DYN_*` environment variables.
+//! - [`ConfigError`]: every error names the key, the bad value, its source and what is allowed.
+//!
+//! Every key, its variable, type, default and range: `docs/configuration.md`, or [`keys()`].
+//!
+//! ```
+//! use rt_config::RuntimeConfig;
+//!
+//! let config = RuntimeConfig::builder().num_worker_threads(2).build()?;
+//! assert_eq!(config.resolved_num_worker_threads(), 2);
+//! println!("{config}");
+//! # Ok::<(), rt_config::ConfigError>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod builder;
+mod compute;
+mod error;
+mod health;
+mod keys;
+mod limits;
+#[cfg(feature = "loader")]
+mod loader;
+mod origin;
+mod runtime;
+#[cfg(any(feature = "loader", test))]
+mod suggest;
+
+pub use builder::RuntimeConfigBuilder;
+pub use compute::ComputeConfig;
+pub use error::ConfigError;
+pub use health::{HealthStatus, ParseHealthStatusError};
+pub use keys::{env_vars, keys, KeySpec, CONFIG_FILE_VAR};
+pub use limits::{
+    DEFAULT_BRIDGE_SPIN_US, DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS, DEFAULT_HEALTH_PATH, DEFAULT_HOST,
+    DEFAULT_HTTP_PORT, DEFAULT_LIVE_PATH, DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_STACK_SIZE,
+    DEFAULT_TEARDOWN_TIMEOUT_SECS, DEFAULT_THREAD_PREFIX, DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS,
+    MAX_BLOCKING_THREADS, MAX_BRIDGE_SPIN_US, MAX_GRACEFUL_TIMEOUT_SECS, MAX_SIGNAL_DEBOUNCE_MS, MAX_STACK_SIZE,
+    MAX_TEARDOWN_TIMEOUT_SECS, MAX_THREADS, MAX_THREAD_PREFIX_LEN, MIN_STACK_SIZE,
+};
+#[cfg(feature = "loader")]
+pub use loader::{ConfigLoader, SYSTEM_CONFIG_FILES};
+pub use origin::Origin;
+pub use runtime::RuntimeConfig;
