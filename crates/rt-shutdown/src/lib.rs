@@ -1,1 +1,34 @@
-//! rt-shutdown (work in progress).
+//! The graceful-shutdown layer of the process runtime: decides whether a request is lost when a
+//! pod is stopped.
+//!
+//! * [`GracefulShutdownTracker`] counts live endpoints and in-flight work, hands out RAII
+//!   [`GracefulTaskGuard`]s that release on drop, panic and abort, lists the names still
+//!   registered, and wakes waiters when the count reaches zero.
+//! * [`ShutdownCoordinator`] owns the main [`CancellationToken`](tokio_util::sync::CancellationToken),
+//!   the endpoint token (its child) and the tracker, and runs the three phases: stop accepting,
+//!   drain (bounded), tear down (always), under one deadline, ending with a [`ShutdownReport`].
+//!
+//! See `docs/shutdown.md` for the phases, the deadline arithmetic and how to size the timeouts
+//! against Kubernetes' `terminationGracePeriodSeconds`.
+#![forbid(unsafe_code)]
+
+mod coordinator;
+mod counter;
+mod error;
+mod guard;
+mod options;
+mod phase;
+mod report;
+mod sync;
+mod teardown;
+mod tracker;
+
+pub use coordinator::ShutdownCoordinator;
+pub use error::ShutdownError;
+pub use guard::GracefulTaskGuard;
+pub use options::{
+    ShutdownOptions, DEFAULT_GRACEFUL_TIMEOUT, DEFAULT_PROGRESS_INTERVAL, DEFAULT_TEARDOWN_TIMEOUT,
+};
+pub use phase::ShutdownPhase;
+pub use report::ShutdownReport;
+pub use tracker::{GracefulShutdownTracker, TaskClass, UNNAMED_ENDPOINT};

@@ -1,0 +1,474 @@
+//! [`ShutdownCoordinator`]: the three phases under one deadline.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::teardown::{TeardownFn, TeardownSet};
+use crate::{GracefulShutdownTracker, ShutdownError, ShutdownOptions, ShutdownPhase, ShutdownReport};
+
+/// Bounds longer than this are treated as this (tokio timers reach about two years).
+const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+struct Inner {
+    options: ShutdownOptions,
+    main: CancellationToken,
+    endpoint: CancellationToken,
+    tracker: Arc<GracefulShutdownTracker>,
+    phase: watch::Sender<ShutdownPhase>,
+    /// The earliest deadline any `shutdown_and_wait` caller asked for.
+    deadline: watch::Sender<Option<Instant>>,
+    /// `None` once phase 3 has taken the list.
+    teardowns: Mutex<Option<Vec<(String, TeardownFn)>>>,
+    report: watch::Sender<Option<ShutdownReport>>,
+    started: AtomicBool,
+    /// Whether some task or thread has taken on driving phases 2 and 3.
+    driver_claimed: AtomicBool,
+    /// How long phase 1 took (set before the driver is started).
+    phase1: OnceLock<Duration>,
+}
+
+/// Runs the three-phase graceful shutdown: stop accepting, drain, tear down.
+///
+/// * **Phase 1** (in [`shutdown`](Self::shutdown) itself): the phase becomes
+///   [`Draining`](ShutdownPhase::Draining), the tracker is [closed](GracefulShutdownTracker::close)
+///   to new top-level registrations, and the endpoint token is cancelled (endpoints stop
+///   accepting; the main token stays live, so connections to backends keep working).
+/// * **Phase 2**: wait for the tracker's count to reach zero, bounded by
+///   min([`graceful_timeout`](ShutdownOptions::graceful_timeout), what is left of the earliest
+///   caller deadline). The names still active are logged every
+///   [`progress_interval`](ShutdownOptions::progress_interval); if the bound cuts the phase
+///   short, the count and names go into the report.
+/// * **Phase 3** (always runs, also after a deadline hit): the phase becomes
+///   [`Stopping`](ShutdownPhase::Stopping), the main token is cancelled, and the teardown tasks
+///   from [`add_teardown`](Self::add_teardown) run concurrently, bounded by
+///   min([`teardown_timeout`](ShutdownOptions::teardown_timeout), what is left of the deadline);
+///   each is polled at least once even when nothing is left. Then the phase becomes
+///   [`Stopped`](ShutdownPhase::Stopped) and the [`ShutdownReport`] is published.
+///
+/// The phases run once per coordinator, however many callers ask for them.
+///
+/// # Where phases 2 and 3 run
+///
+/// They run as one task on, in order of preference: the runtime given in
+/// [`ShutdownOptions::handle`]; the runtime [`shutdown`](Self::shutdown) is called from; a
+/// dedicated thread named `rt-shutdown` with a current-thread runtime (when `shutdown` is
+/// called from plain synchronous code). Teardown tasks are polled on that task, so they must not
+/// block the thread: put blocking work in `spawn_blocking`. If the given runtime is shut down
+/// before the phases end, they stop with it.
+///
+/// `Clone` is cheap (one `Arc`); all clones share one shutdown.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), rt_shutdown::ShutdownError> {
+/// use std::time::Duration;
+/// use rt_shutdown::{ShutdownCoordinator, ShutdownOptions, ShutdownPhase};
+///
+/// let coordinator = ShutdownCoordinator::new(
+///     ShutdownOptions::default().with_graceful_timeout(Duration::from_secs(30)),
+/// );
+/// let endpoint = coordinator.endpoint_token();
+/// let request = coordinator.tracker().register_task("request")?;
+/// tokio::spawn(async move {
+///     endpoint.cancelled().await; // phase 1: stop accepting, finish what is in flight
+///     tokio::time::sleep(Duration::from_secs(2)).await;
+///     drop(request);
+/// });
+/// coordinator.add_teardown("close backend connections", || async {});
+///
+/// let report = coordinator.shutdown_and_wait(Some(Duration::from_secs(60))).await;
+/// assert!(report.is_clean());
+/// assert_eq!(report.drain, Duration::from_secs(2));
+/// assert_eq!(coordinator.phase(), ShutdownPhase::Stopped);
+/// assert!(coordinator.main_token().is_cancelled());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ShutdownCoordinator {
+    inner: Arc<Inner>,
+}
+
+impl ShutdownCoordinator {
+    /// A coordinator in phase [`Running`](ShutdownPhase::Running) with fresh tokens and tracker.
+    pub fn new(options: ShutdownOptions) -> Self {
+        let main = CancellationToken::new();
+        let endpoint = main.child_token();
+        Self {
+            inner: Arc::new(Inner {
+                options,
+                main,
+                endpoint,
+                tracker: Arc::new(GracefulShutdownTracker::new()),
+                phase: watch::Sender::new(ShutdownPhase::Running),
+                deadline: watch::Sender::new(None),
+                teardowns: Mutex::new(Some(Vec::new())),
+                report: watch::Sender::new(None),
+                started: AtomicBool::new(false),
+                driver_claimed: AtomicBool::new(false),
+                phase1: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The options this coordinator was built with.
+    pub fn options(&self) -> &ShutdownOptions {
+        &self.inner.options
+    }
+
+    /// The main token: cancelled at the start of phase 3 (global termination; disconnect
+    /// backends). Cancelling it by hand also cancels the endpoint token and its children, but
+    /// does not run the phases: call [`shutdown`](Self::shutdown) for that.
+    pub fn main_token(&self) -> CancellationToken {
+        self.inner.main.clone()
+    }
+
+    /// The endpoint-shutdown token, a child of the main token: cancelled in phase 1 (stop
+    /// accepting new requests).
+    pub fn endpoint_token(&self) -> CancellationToken {
+        self.inner.endpoint.clone()
+    }
+
+    /// A new child of the endpoint token: cancelled in phase 1, or when it is cancelled itself.
+    pub fn child_token(&self) -> CancellationToken {
+        self.inner.endpoint.child_token()
+    }
+
+    /// The tracker phase 2 waits for.
+    pub fn tracker(&self) -> Arc<GracefulShutdownTracker> {
+        Arc::clone(&self.inner.tracker)
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> ShutdownPhase {
+        *self.inner.phase.borrow()
+    }
+
+    /// A receiver that sees every phase change (a health endpoint reports "not ready" from
+    /// [`Draining`](ShutdownPhase::Draining) on). Like any `watch`, a slow reader may skip an
+    /// intermediate phase but always sees the latest one.
+    pub fn subscribe(&self) -> watch::Receiver<ShutdownPhase> {
+        self.inner.phase.subscribe()
+    }
+
+    /// The report, once the phases have ended.
+    pub fn report(&self) -> Option<ShutdownReport> {
+        self.inner.report.borrow().clone()
+    }
+
+    /// Registers a task to run in phase 3, after the main token is cancelled (closing
+    /// connections to backends, flushing). `task` is called once, at the start of phase 3; its
+    /// future is polled on the task that drives the phases, so it must not block the thread.
+    ///
+    /// A task added once phase 3 has started does not run; that is logged as a warning (use
+    /// [`try_add_teardown`](Self::try_add_teardown) to get an error value instead).
+    pub fn add_teardown<F, Fut>(&self, name: impl Into<String>, task: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        if let Err(e) = self.try_add_teardown(name, task) {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// Like [`add_teardown`](Self::add_teardown), with an error value.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownError::TeardownTooLate`] once phase 3 has started.
+    pub fn try_add_teardown<F, Fut>(&self, name: impl Into<String>, task: F) -> Result<(), ShutdownError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let name = name.into();
+        let mut list = self
+            .inner
+            .teardowns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match list.as_mut() {
+            Some(list) => {
+                list.push((name, Box::new(move || Box::pin(task()))));
+                Ok(())
+            }
+            None => Err(ShutdownError::TeardownTooLate { name }),
+        }
+    }
+
+    /// Starts the shutdown and returns at once. Idempotent; callable from sync and async code.
+    ///
+    /// The first call runs phase 1 before it returns (the endpoint token is cancelled and the
+    /// tracker closed) and starts a task that drives phases 2 and 3 (see "Where phases 2 and 3
+    /// run" above). Later calls, concurrent ones included, do nothing.
+    pub fn shutdown(&self) {
+        if self.inner.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let t0 = Instant::now();
+        let inner = &self.inner;
+        inner.phase.send_replace(ShutdownPhase::Draining);
+        inner.tracker.close();
+        inner.endpoint.cancel();
+        let _ = inner.phase1.set(t0.elapsed());
+        let count = inner.tracker.get_count();
+        tracing::info!(
+            in_flight = count,
+            active = ?inner.tracker.active_counts(),
+            graceful_timeout = ?inner.options.graceful_timeout,
+            "shutdown phase 1: stopped accepting new work (endpoint token cancelled)"
+        );
+        self.spawn_driver();
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) has been called (by anyone).
+    pub fn is_shutdown_started(&self) -> bool {
+        self.inner.started.load(Ordering::Acquire)
+    }
+
+    /// Starts the shutdown if needed, and waits for phase 3 to end.
+    ///
+    /// `deadline` (measured from this call) bounds the rest of the shutdown: phase 2 takes at
+    /// most min(graceful timeout, what is left of it) and phase 3 min(teardown timeout, what is
+    /// left). When several callers give deadlines, the earliest wins, also for a shutdown that
+    /// is already running. `None` leaves only the configured timeouts.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the phases run on their own task, so dropping this future only stops the
+    /// waiting (the deadline it gave still applies).
+    pub async fn shutdown_and_wait(&self, deadline: Option<Duration>) -> ShutdownReport {
+        if let Some(d) = deadline {
+            let at = Instant::now().checked_add(d.min(FAR));
+            if let Some(at) = at {
+                self.inner.deadline.send_if_modified(|cur| match cur {
+                    Some(c) if *c <= at => false,
+                    _ => {
+                        *cur = Some(at);
+                        true
+                    }
+                });
+            }
+        }
+        let mut reports = self.inner.report.subscribe();
+        self.shutdown();
+        if !self.inner.driver_claimed.swap(true, Ordering::AcqRel) {
+            // No runtime or thread could be started for the phases: drive them here.
+            drive(Arc::clone(&self.inner)).await;
+        }
+        let report = match reports.wait_for(Option::is_some).await {
+            Ok(report) => report.clone().unwrap_or_default(),
+            Err(_) => ShutdownReport::default(),
+        };
+        report
+    }
+
+    fn spawn_driver(&self) {
+        if self.inner.driver_claimed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        if let Some(handle) = &self.inner.options.handle {
+            handle.spawn(drive(inner));
+            return;
+        }
+        if let Ok(handle) = Handle::try_current() {
+            handle.spawn(drive(inner));
+            return;
+        }
+        let spawned = std::thread::Builder::new()
+            .name("rt-shutdown".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(drive(inner)),
+                    Err(e) => {
+                        inner.driver_claimed.store(false, Ordering::Release);
+                        tracing::error!(
+                            error = %e,
+                            "could not build a runtime to drive the shutdown phases; \
+                             they will run when shutdown_and_wait is awaited"
+                        );
+                    }
+                }
+            });
+        if let Err(source) = spawned {
+            self.inner.driver_claimed.store(false, Ordering::Release);
+            tracing::error!(
+                "{}; phases 2 and 3 will run when shutdown_and_wait is awaited",
+                ShutdownError::DriverThread { source }
+            );
+        }
+    }
+}
+
+impl Default for ShutdownCoordinator {
+    fn default() -> Self {
+        Self::new(ShutdownOptions::default())
+    }
+}
+
+impl fmt::Debug for ShutdownCoordinator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownCoordinator")
+            .field("phase", &self.phase())
+            .field("in_flight", &self.inner.tracker.get_count())
+            .field("options", &self.inner.options)
+            .finish()
+    }
+}
+
+/// `start + bound`, capped so that timers accept it.
+fn end_of(start: Instant, bound: Duration) -> Instant {
+    start + bound.min(FAR)
+}
+
+/// Whether `fut` completed before `own_end` or the caller deadline (whichever is earlier, and
+/// re-read when the deadline changes). `fut` is polled at least once. Calls `progress` every
+/// `interval` (if non-zero) while waiting. Returns the completion flag and the end that applied.
+async fn bounded<F: Future<Output = ()>>(
+    fut: F,
+    start: Instant,
+    own_end: Instant,
+    deadline: &mut watch::Receiver<Option<Instant>>,
+    interval: Duration,
+    mut progress: impl FnMut(),
+) -> (bool, Instant) {
+    tokio::pin!(fut);
+    let mut next_log = (!interval.is_zero()).then(|| end_of(start, interval));
+    let mut deadline_open = true;
+    loop {
+        let end = match *deadline.borrow_and_update() {
+            Some(d) if d < own_end => d,
+            _ => own_end,
+        };
+        let wake = next_log.map_or(end, |n| n.min(end));
+        tokio::select! {
+            biased;
+            () = &mut fut => return (true, end),
+            () = tokio::time::sleep_until(wake) => {
+                if Instant::now() >= end {
+                    return (false, end);
+                }
+                progress();
+                next_log = next_log.map(|n| end_of(n, interval));
+            }
+            changed = deadline.changed(), if deadline_open => {
+                deadline_open = changed.is_ok();
+            }
+        }
+    }
+}
+
+/// Phases 2 and 3, then the report.
+async fn drive(inner: Arc<Inner>) {
+    let stop_accepting = inner.phase1.get().copied().unwrap_or_default();
+    let mut deadline = inner.deadline.subscribe();
+    let tracker = Arc::clone(&inner.tracker);
+
+    // Phase 2: drain.
+    let start2 = Instant::now();
+    let (drained, end2) = bounded(
+        tracker.wait_for_completion(),
+        start2,
+        end_of(start2, inner.options.graceful_timeout),
+        &mut deadline,
+        inner.options.progress_interval,
+        || {
+            tracing::info!(
+                in_flight = tracker.get_count(),
+                active = ?tracker.active_counts(),
+                elapsed = ?start2.elapsed(),
+                "shutdown phase 2: waiting for in-flight work"
+            );
+        },
+    )
+    .await;
+    let drain = start2.elapsed();
+    let drain_bound = end2.saturating_duration_since(start2);
+    let (active_at_deadline, still_active_counts) = if drained {
+        tracing::info!(?drain, "shutdown phase 2: all in-flight work finished");
+        (0, Vec::new())
+    } else {
+        let counts = tracker.active_counts();
+        let count = tracker.get_count();
+        tracing::warn!(
+            in_flight = count,
+            active = ?counts,
+            bound = ?drain_bound,
+            "shutdown phase 2: deadline hit with work still in flight; tearing down anyway"
+        );
+        (count, counts)
+    };
+
+    // Phase 3: tear down.
+    inner.phase.send_replace(ShutdownPhase::Stopping);
+    inner.main.cancel();
+    let tasks = inner
+        .teardowns
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .unwrap_or_default();
+    let start3 = Instant::now();
+    tracing::info!(
+        teardown_tasks = tasks.len(),
+        names = ?tasks.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        "shutdown phase 3: main token cancelled; running teardown tasks"
+    );
+    let mut set = TeardownSet::start(tasks);
+    let (_, end3) = bounded(
+        std::future::poll_fn(|cx| set.poll_all(cx)),
+        start3,
+        end_of(start3, inner.options.teardown_timeout),
+        &mut deadline,
+        Duration::ZERO,
+        || {},
+    )
+    .await;
+    let teardown = start3.elapsed();
+    let teardown_timed_out = set.abandon();
+    if !teardown_timed_out.is_empty() {
+        tracing::warn!(
+            timed_out = ?teardown_timed_out,
+            "shutdown phase 3: teardown tasks did not finish in time and were dropped"
+        );
+    }
+    let mut teardown_completed = std::mem::take(&mut set.completed);
+    teardown_completed.sort();
+    let mut teardown_panicked = std::mem::take(&mut set.panicked);
+    teardown_panicked.sort();
+
+    let report = ShutdownReport {
+        stop_accepting,
+        drain,
+        drain_bound,
+        teardown,
+        teardown_bound: end3.saturating_duration_since(start3),
+        total: stop_accepting + start2.elapsed(),
+        deadline_hit: !drained,
+        active_at_deadline,
+        still_active: still_active_counts.iter().map(|(n, _)| n.clone()).collect(),
+        still_active_counts,
+        teardown_completed,
+        teardown_timed_out,
+        teardown_panicked,
+    };
+    if report.is_clean() {
+        tracing::info!("{report}");
+    } else {
+        tracing::warn!("{report}");
+    }
+    inner.phase.send_replace(ShutdownPhase::Stopped);
+    inner.report.send_replace(Some(report));
+}

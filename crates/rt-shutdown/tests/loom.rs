@@ -1,0 +1,3 @@
+#![cfg(loom)]
+#[test]
+fn probe() { loom::model(|| {}); }
