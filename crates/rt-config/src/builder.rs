@@ -54,7 +54,9 @@ impl Default for RuntimeConfigBuilder {
 impl RuntimeConfigBuilder {
     /// A builder holding the built-in defaults.
     pub fn new() -> Self {
-        RuntimeConfigBuilder { config: RuntimeConfig::default() }
+        RuntimeConfigBuilder {
+            config: RuntimeConfig::default(),
+        }
     }
 
     /// A builder holding `config` (its recorded origins are kept).

@@ -87,15 +87,17 @@ impl ComputeConfig {
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         let origin = || Origin::Code("ComputeConfig");
-        let invalid = |key: &'static str, value: String, allowed: String| ConfigError::InvalidValue {
-            key: key.to_string(),
-            value,
-            origin: origin(),
-            problem: "out of range".to_string(),
-            allowed,
-        };
+        let invalid =
+            |key: &'static str, value: String, allowed: String| ConfigError::InvalidValue {
+                key,
+                value,
+                origin: origin(),
+                problem: "out of range".to_string(),
+                allowed,
+            };
         if let Some(n) = self.num_threads {
-            check::range(n, 1, limits::MAX_THREADS).map_err(|a| invalid("num_threads", n.to_string(), a))?;
+            check::range(n, 1, limits::MAX_THREADS)
+                .map_err(|a| invalid("num_threads", n.to_string(), a))?;
         }
         if let Some(s) = self.stack_size {
             check::stack(s).map_err(|a| invalid("stack_size", s.to_string(), a))?;

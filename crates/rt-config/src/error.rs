@@ -25,7 +25,7 @@ pub enum ConfigError {
     #[error("invalid value {value} for `{key}` from {origin}: {problem}; allowed: {allowed}")]
     InvalidValue {
         /// The configuration key (field name).
-        key: String,
+        key: &'static str,
         /// The bad value as written (or rendered, for values set in code).
         value: String,
         /// Where the value came from.
@@ -53,7 +53,9 @@ pub enum ConfigError {
     },
 
     /// A configuration file is not valid TOML.
-    #[error("malformed TOML in config file {path}: {message}; fix the syntax at the position shown")]
+    #[error(
+        "malformed TOML in config file {path}: {message}; fix the syntax at the position shown"
+    )]
     Parse {
         /// The file.
         path: PathBuf,
@@ -74,7 +76,9 @@ pub enum ConfigError {
     },
 
     /// A configuration path names a directory or another non-file.
-    #[error("config file {path} (named by {named_by}) is not a regular file; point it at a TOML file")]
+    #[error(
+        "config file {path} (named by {named_by}) is not a regular file; point it at a TOML file"
+    )]
     NotAFile {
         /// The path.
         path: PathBuf,
@@ -102,7 +106,7 @@ pub enum ConfigError {
         /// The variable.
         variable: String,
         /// The key it sets.
-        key: String,
+        key: &'static str,
         /// The value with invalid bytes replaced by U+FFFD.
         lossy: String,
     },
@@ -119,9 +123,10 @@ impl ConfigError {
     /// The configuration key the error is about, if it is about one key.
     pub fn key(&self) -> Option<&str> {
         match self {
-            ConfigError::InvalidValue { key, .. }
-            | ConfigError::UnknownKey { key, .. }
-            | ConfigError::NotUnicode { key, .. } => Some(key),
+            ConfigError::InvalidValue { key, .. } | ConfigError::NotUnicode { key, .. } => {
+                Some(key)
+            }
+            ConfigError::UnknownKey { key, .. } => Some(key),
             _ => None,
         }
     }

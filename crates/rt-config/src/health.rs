@@ -49,7 +49,11 @@ pub struct ParseHealthStatusError(pub String);
 
 impl fmt::Display for ParseHealthStatusError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} is not a health status; use \"ready\" or \"notready\"", self.0)
+        write!(
+            f,
+            "{:?} is not a health status; use \"ready\" or \"notready\"",
+            self.0
+        )
     }
 }
 

@@ -36,7 +36,15 @@ const fn key(
     description: &'static str,
     none_word: Option<&'static str>,
 ) -> KeySpec {
-    KeySpec { name, env, ty, default, allowed, description, none_word }
+    KeySpec {
+        name,
+        env,
+        ty,
+        default,
+        allowed,
+        description,
+        none_word,
+    }
 }
 
 #[rustfmt::skip]
@@ -106,5 +114,7 @@ pub(crate) fn spec(name: &str) -> Option<&'static KeySpec> {
 /// assert!(rt_config::env_vars().any(|v| v == "DYN_RUNTIME_CONFIG_FILE"));
 /// ```
 pub fn env_vars() -> impl Iterator<Item = &'static str> {
-    KEYS.iter().map(|k| k.env).chain(std::iter::once(CONFIG_FILE_VAR))
+    KEYS.iter()
+        .map(|k| k.env)
+        .chain(std::iter::once(CONFIG_FILE_VAR))
 }

@@ -25,7 +25,8 @@ pub const DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS: u64 = 900;
 /// Default phase-3 bound (teardown of backend connections), in seconds.
 pub const DEFAULT_TEARDOWN_TIMEOUT_SECS: u64 = 10;
 /// Default graceful deadline of a `Worker`: 30 s in release builds, 5 s in debug builds.
-pub const DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS: u64 = if cfg!(debug_assertions) { 5 } else { 30 };
+pub const DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS: u64 =
+    if cfg!(debug_assertions) { 5 } else { 30 };
 /// Largest allowed graceful-shutdown timeout (runtime and worker): one day, in seconds.
 pub const MAX_GRACEFUL_TIMEOUT_SECS: u64 = 86_400;
 /// Largest allowed teardown timeout: one hour, in seconds.
@@ -57,7 +58,11 @@ pub(crate) fn available_cores() -> usize {
 pub(crate) mod check {
     use super::*;
 
-    pub(crate) fn range<T: PartialOrd + std::fmt::Display + Copy>(v: T, min: T, max: T) -> Result<(), String> {
+    pub(crate) fn range<T: PartialOrd + std::fmt::Display + Copy>(
+        v: T,
+        min: T,
+        max: T,
+    ) -> Result<(), String> {
         if v < min || v > max {
             Err(format!("a whole number from {min} to {max}"))
         } else {
@@ -79,7 +84,8 @@ pub(crate) mod check {
     pub(crate) fn prefix(v: &str) -> Result<(), String> {
         let ok = !v.is_empty()
             && v.len() <= MAX_THREAD_PREFIX_LEN
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if ok {
             Ok(())
         } else {
@@ -92,7 +98,9 @@ pub(crate) mod check {
     pub(crate) fn host(v: &str) -> Result<(), String> {
         let ok = !v.is_empty()
             && v.len() <= 253
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '[' | ']' | '%'));
+            && v.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '[' | ']' | '%')
+            });
         if ok {
             Ok(())
         } else {
@@ -103,11 +111,15 @@ pub(crate) mod check {
     pub(crate) fn http_path(v: &str) -> Result<(), String> {
         let ok = v.starts_with('/')
             && v.len() <= 256
-            && v.chars().all(|c| c.is_ascii_graphic() && c != '?' && c != '#');
+            && v.chars()
+                .all(|c| c.is_ascii_graphic() && c != '?' && c != '#');
         if ok {
             Ok(())
         } else {
-            Err("a URL path starting with '/', at most 256 characters, no spaces, '?' or '#'".to_string())
+            Err(
+                "a URL path starting with '/', at most 256 characters, no spaces, '?' or '#'"
+                    .to_string(),
+            )
         }
     }
 }

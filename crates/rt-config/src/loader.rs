@@ -12,10 +12,20 @@ use crate::suggest::closest;
 use crate::{ConfigError, HealthStatus, Origin, RuntimeConfig};
 
 /// The system configuration files, read in this order when they exist (missing: skipped).
-pub const SYSTEM_CONFIG_FILES: [&str; 2] = ["/opt/dynamo/defaults/runtime.toml", "/opt/dynamo/etc/runtime.toml"];
+pub const SYSTEM_CONFIG_FILES: [&str; 2] = [
+    "/opt/dynamo/defaults/runtime.toml",
+    "/opt/dynamo/etc/runtime.toml",
+];
 
 /// Variable prefixes this crate owns; an unknown variable with one of them gets a warning.
-const OWNED_PREFIXES: [&str; 6] = ["DYN_RUNTIME_", "DYN_COMPUTE_", "DYN_WORKER_", "DYN_SIGNAL_", "DYN_SYSTEM_", "DYN_HTTP_"];
+const OWNED_PREFIXES: [&str; 6] = [
+    "DYN_RUNTIME_",
+    "DYN_COMPUTE_",
+    "DYN_WORKER_",
+    "DYN_SIGNAL_",
+    "DYN_SYSTEM_",
+    "DYN_HTTP_",
+];
 
 /// Loads a [`RuntimeConfig`] from layered sources, later ones overriding earlier ones:
 ///
@@ -85,7 +95,10 @@ impl ConfigLoader {
         I: IntoIterator<Item = P>,
         P: AsRef<Path>,
     {
-        self.system_files = files.into_iter().map(|p| p.as_ref().to_path_buf()).collect();
+        self.system_files = files
+            .into_iter()
+            .map(|p| p.as_ref().to_path_buf())
+            .collect();
         self
     }
 
@@ -97,13 +110,18 @@ impl ConfigLoader {
         K: Into<OsString>,
         V: Into<OsString>,
     {
-        self.env = vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        self.env = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         self
     }
 
     /// A variable's value, `None` when unset or empty.
     fn var(&self, name: &str) -> Option<&OsString> {
-        self.env.get(std::ffi::OsStr::new(name)).filter(|v| !v.is_empty())
+        self.env
+            .get(std::ffi::OsStr::new(name))
+            .filter(|v| !v.is_empty())
     }
 
     /// Reads every source and returns the validated configuration.
@@ -129,17 +147,26 @@ impl ConfigLoader {
         if let Some(value) = self.var(CONFIG_FILE_VAR) {
             let path = PathBuf::from(value);
             if !path.exists() {
-                return Err(ConfigError::MissingFile { path, variable: CONFIG_FILE_VAR.to_string() });
+                return Err(ConfigError::MissingFile {
+                    path,
+                    variable: CONFIG_FILE_VAR.to_string(),
+                });
             }
-            apply_file(&mut config, &path, &format!("environment variable {CONFIG_FILE_VAR}"))?;
+            apply_file(
+                &mut config,
+                &path,
+                &format!("environment variable {CONFIG_FILE_VAR}"),
+            )?;
         }
 
         for spec in keys() {
-            let Some(value) = self.var(spec.env) else { continue };
+            let Some(value) = self.var(spec.env) else {
+                continue;
+            };
             let Some(text) = value.to_str() else {
                 return Err(ConfigError::NotUnicode {
                     variable: spec.env.to_string(),
-                    key: spec.name.to_string(),
+                    key: spec.name,
                     lossy: value.to_string_lossy().into_owned(),
                 });
             };
@@ -159,8 +186,13 @@ impl ConfigLoader {
             let owned = OWNED_PREFIXES.iter().any(|p| name.starts_with(p));
             if owned && !crate::env_vars().any(|known| known == name) {
                 match closest(name, crate::env_vars()) {
-                    Some(s) => tracing::warn!(variable = name, "unknown configuration variable ignored; did you mean {s}?"),
-                    None => tracing::warn!(variable = name, "unknown configuration variable ignored"),
+                    Some(s) => tracing::warn!(
+                        variable = name,
+                        "unknown configuration variable ignored; did you mean {s}?"
+                    ),
+                    None => {
+                        tracing::warn!(variable = name, "unknown configuration variable ignored")
+                    }
                 }
             }
         }
@@ -242,12 +274,18 @@ fn apply_file(config: &mut RuntimeConfig, path: &Path, named_by: &str) -> Result
     };
     let meta = std::fs::metadata(path).map_err(|e| read_err(e.to_string()))?;
     if !meta.is_file() {
-        return Err(ConfigError::NotAFile { path: path.to_path_buf(), named_by: named_by.to_string() });
+        return Err(ConfigError::NotAFile {
+            path: path.to_path_buf(),
+            named_by: named_by.to_string(),
+        });
     }
     let text = std::fs::read_to_string(path).map_err(|e| read_err(e.to_string()))?;
     let table = config::File::from_str(&text, FileFormat::Toml)
         .collect()
-        .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
+        .map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
     let origin = Origin::File(path.to_path_buf());
 
     // Sorted, so that the first error reported does not depend on hash order.
@@ -262,7 +300,12 @@ fn apply_file(config: &mut RuntimeConfig, path: &Path, named_by: &str) -> Result
                 .map(|k| k.name)
                 .or_else(|| closest(&key, keys().iter().map(|k| k.name)))
                 .map(str::to_string);
-            return Err(ConfigError::UnknownKey { key, value: raw.to_string(), origin, suggestion });
+            return Err(ConfigError::UnknownKey {
+                key,
+                value: raw.to_string(),
+                origin,
+                suggestion,
+            });
         };
         set(config, spec, raw, &origin)?;
         config.record(spec.name, origin.clone());
@@ -272,16 +315,25 @@ fn apply_file(config: &mut RuntimeConfig, path: &Path, named_by: &str) -> Result
 }
 
 /// Converts `raw` and stores it in the field named by `spec`.
-fn set(config: &mut RuntimeConfig, spec: &KeySpec, raw: Raw, origin: &Origin) -> Result<(), ConfigError> {
+fn set(
+    config: &mut RuntimeConfig,
+    spec: &KeySpec,
+    raw: Raw,
+    origin: &Origin,
+) -> Result<(), ConfigError> {
     let none = spec.none_word;
     let result = (|| -> Result<(), String> {
         let c = &mut *config;
         match spec.name {
-            "num_worker_threads" => c.num_worker_threads = optional(&raw, none, |r| narrow(uint(r)?))?,
+            "num_worker_threads" => {
+                c.num_worker_threads = optional(&raw, none, |r| narrow(uint(r)?))?
+            }
             "max_blocking_threads" => c.max_blocking_threads = narrow(uint(&raw)?)?,
             "graceful_shutdown_timeout_secs" => c.graceful_shutdown_timeout_secs = uint(&raw)?,
             "teardown_timeout_secs" => c.teardown_timeout_secs = uint(&raw)?,
-            "worker_graceful_shutdown_timeout_secs" => c.worker_graceful_shutdown_timeout_secs = uint(&raw)?,
+            "worker_graceful_shutdown_timeout_secs" => {
+                c.worker_graceful_shutdown_timeout_secs = uint(&raw)?
+            }
             "compute_threads" => c.compute_threads = optional(&raw, none, |r| narrow(uint(r)?))?,
             "compute_stack_size" => c.compute_stack_size = optional(&raw, none, bytes)?,
             "compute_thread_prefix" => c.compute_thread_prefix = string(&raw)?,
@@ -293,7 +345,9 @@ fn set(config: &mut RuntimeConfig, spec: &KeySpec, raw: Raw, origin: &Origin) ->
             "system_health_path" => c.system_health_path = string(&raw)?,
             "system_live_path" => c.system_live_path = string(&raw)?,
             "system_starting_health_status" => {
-                c.system_starting_health_status = string(&raw)?.parse::<HealthStatus>().map_err(|e| e.to_string())?
+                c.system_starting_health_status = string(&raw)?
+                    .parse::<HealthStatus>()
+                    .map_err(|e| e.to_string())?
             }
             "http_host" => c.http_host = string(&raw)?,
             "http_port" => c.http_port = narrow(uint(&raw)?)?,
@@ -302,7 +356,7 @@ fn set(config: &mut RuntimeConfig, spec: &KeySpec, raw: Raw, origin: &Origin) ->
         Ok(())
     })();
     result.map_err(|problem| ConfigError::InvalidValue {
-        key: spec.name.to_string(),
+        key: spec.name,
         value: raw.to_string(),
         origin: origin.clone(),
         problem,
@@ -310,7 +364,11 @@ fn set(config: &mut RuntimeConfig, spec: &KeySpec, raw: Raw, origin: &Origin) ->
     })
 }
 
-fn optional<T>(raw: &Raw, none_word: Option<&str>, f: impl Fn(&Raw) -> Result<T, String>) -> Result<Option<T>, String> {
+fn optional<T>(
+    raw: &Raw,
+    none_word: Option<&str>,
+    f: impl Fn(&Raw) -> Result<T, String>,
+) -> Result<Option<T>, String> {
     if let (Raw::Text(s) | Raw::Str(s), Some(word)) = (raw, none_word) {
         if s.trim().eq_ignore_ascii_case(word) {
             return Ok(None);
@@ -347,7 +405,10 @@ fn uint(raw: &Raw) -> Result<u64, String> {
                 Err("not a whole number".to_string())
             }
         }
-        other => Err(type_problem(other, "a whole number (write numbers without quotes)")),
+        other => Err(type_problem(
+            other,
+            "a whole number (write numbers without quotes)",
+        )),
     }
 }
 
@@ -363,7 +424,9 @@ fn bytes(raw: &Raw) -> Result<usize, String> {
         Raw::Int(_) => return narrow(uint(raw)?),
         other => return Err(type_problem(other, "a size in bytes")),
     };
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -371,12 +434,19 @@ fn bytes(raw: &Raw) -> Result<usize, String> {
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         _ if text.starts_with('-') => return Err("negative numbers are not allowed".to_string()),
-        _ => return Err("not a size: use a whole number of bytes or a KiB/MiB/GiB suffix".to_string()),
+        _ => {
+            return Err(
+                "not a size: use a whole number of bytes or a KiB/MiB/GiB suffix".to_string(),
+            )
+        }
     };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| "not a size: use a whole number of bytes or a KiB/MiB/GiB suffix".to_string())?;
-    narrow(n.checked_mul(multiplier).ok_or_else(|| "the number is too large".to_string())?)
+    let n: u64 = number.parse().map_err(|_| {
+        "not a size: use a whole number of bytes or a KiB/MiB/GiB suffix".to_string()
+    })?;
+    narrow(
+        n.checked_mul(multiplier)
+            .ok_or_else(|| "the number is too large".to_string())?,
+    )
 }
 
 fn boolean(raw: &Raw) -> Result<bool, String> {
@@ -407,7 +477,9 @@ mod tests {
         assert_eq!(bytes(&Raw::Text("2MiB".into())), Ok(2 << 20));
         assert_eq!(bytes(&Raw::Str("512 KiB".into())), Ok(512 << 10));
         assert_eq!(bytes(&Raw::Int(4096)), Ok(4096));
-        assert!(bytes(&Raw::Text("-1".into())).unwrap_err().contains("negative"));
+        assert!(bytes(&Raw::Text("-1".into()))
+            .unwrap_err()
+            .contains("negative"));
         assert!(bytes(&Raw::Text("2 parsecs".into())).is_err());
         assert!(bytes(&Raw::Text("99999999999999999999G".into())).is_err());
     }
@@ -415,10 +487,18 @@ mod tests {
     #[test]
     fn numbers() {
         assert_eq!(uint(&Raw::Text(" 42 ".into())), Ok(42));
-        assert!(uint(&Raw::Text("-3".into())).unwrap_err().contains("negative"));
-        assert!(uint(&Raw::Text("4x".into())).unwrap_err().contains("not a whole number"));
-        assert!(uint(&Raw::Text("99999999999999999999999".into())).unwrap_err().contains("too large"));
-        assert!(uint(&Raw::Str("4".into())).unwrap_err().contains("quoted string"));
+        assert!(uint(&Raw::Text("-3".into()))
+            .unwrap_err()
+            .contains("negative"));
+        assert!(uint(&Raw::Text("4x".into()))
+            .unwrap_err()
+            .contains("not a whole number"));
+        assert!(uint(&Raw::Text("99999999999999999999999".into()))
+            .unwrap_err()
+            .contains("too large"));
+        assert!(uint(&Raw::Str("4".into()))
+            .unwrap_err()
+            .contains("quoted string"));
         assert!(narrow::<u16>(70_000).is_err());
     }
 

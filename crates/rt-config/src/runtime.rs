@@ -107,7 +107,8 @@ impl Default for RuntimeConfig {
             max_blocking_threads: limits::DEFAULT_MAX_BLOCKING_THREADS,
             graceful_shutdown_timeout_secs: limits::DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS,
             teardown_timeout_secs: limits::DEFAULT_TEARDOWN_TIMEOUT_SECS,
-            worker_graceful_shutdown_timeout_secs: limits::DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS,
+            worker_graceful_shutdown_timeout_secs:
+                limits::DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS,
             compute_threads: None,
             compute_stack_size: Some(limits::DEFAULT_STACK_SIZE),
             compute_thread_prefix: limits::DEFAULT_THREAD_PREFIX.to_string(),
@@ -129,7 +130,10 @@ impl Default for RuntimeConfig {
 fn opt<T: fmt::Display>(v: Option<T>, key: &str) -> String {
     match v {
         Some(v) => v.to_string(),
-        None => format!("{:?}", spec(key).and_then(|s| s.none_word).unwrap_or("none")),
+        None => format!(
+            "{:?}",
+            spec(key).and_then(|s| s.none_word).unwrap_or("none")
+        ),
     }
 }
 
@@ -155,7 +159,11 @@ impl RuntimeConfig {
             compute_threads: Some(1),
             ..RuntimeConfig::default()
         };
-        for key in ["num_worker_threads", "max_blocking_threads", "compute_threads"] {
+        for key in [
+            "num_worker_threads",
+            "max_blocking_threads",
+            "compute_threads",
+        ] {
             config.record(key, Origin::Code("RuntimeConfig::single_threaded"));
         }
         config
@@ -213,7 +221,9 @@ impl RuntimeConfig {
             "max_blocking_threads" => self.max_blocking_threads.to_string(),
             "graceful_shutdown_timeout_secs" => self.graceful_shutdown_timeout_secs.to_string(),
             "teardown_timeout_secs" => self.teardown_timeout_secs.to_string(),
-            "worker_graceful_shutdown_timeout_secs" => self.worker_graceful_shutdown_timeout_secs.to_string(),
+            "worker_graceful_shutdown_timeout_secs" => {
+                self.worker_graceful_shutdown_timeout_secs.to_string()
+            }
             "compute_threads" => opt(self.compute_threads, key),
             "compute_stack_size" => opt(self.compute_stack_size, key),
             "compute_thread_prefix" => format!("{:?}", self.compute_thread_prefix),
@@ -224,7 +234,9 @@ impl RuntimeConfig {
             "system_port" => opt(self.system_port, key),
             "system_health_path" => format!("{:?}", self.system_health_path),
             "system_live_path" => format!("{:?}", self.system_live_path),
-            "system_starting_health_status" => format!("{:?}", self.system_starting_health_status.as_str()),
+            "system_starting_health_status" => {
+                format!("{:?}", self.system_starting_health_status.as_str())
+            }
             "http_host" => format!("{:?}", self.http_host),
             "http_port" => self.http_port.to_string(),
             _ => String::new(),
@@ -250,26 +262,67 @@ impl RuntimeConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let c = self;
         let checks: [(&'static str, Result<(), String>); 18] = [
-            ("num_worker_threads", c.num_worker_threads.map_or(Ok(()), |n| check::range(n, 1, limits::MAX_THREADS))),
-            ("max_blocking_threads", check::range(c.max_blocking_threads, 1, limits::MAX_BLOCKING_THREADS)),
+            (
+                "num_worker_threads",
+                c.num_worker_threads
+                    .map_or(Ok(()), |n| check::range(n, 1, limits::MAX_THREADS)),
+            ),
+            (
+                "max_blocking_threads",
+                check::range(c.max_blocking_threads, 1, limits::MAX_BLOCKING_THREADS),
+            ),
             (
                 "graceful_shutdown_timeout_secs",
-                check::range(c.graceful_shutdown_timeout_secs, 0, limits::MAX_GRACEFUL_TIMEOUT_SECS),
+                check::range(
+                    c.graceful_shutdown_timeout_secs,
+                    0,
+                    limits::MAX_GRACEFUL_TIMEOUT_SECS,
+                ),
             ),
-            ("teardown_timeout_secs", check::range(c.teardown_timeout_secs, 0, limits::MAX_TEARDOWN_TIMEOUT_SECS)),
+            (
+                "teardown_timeout_secs",
+                check::range(
+                    c.teardown_timeout_secs,
+                    0,
+                    limits::MAX_TEARDOWN_TIMEOUT_SECS,
+                ),
+            ),
             (
                 "worker_graceful_shutdown_timeout_secs",
-                check::range(c.worker_graceful_shutdown_timeout_secs, 0, limits::MAX_GRACEFUL_TIMEOUT_SECS),
+                check::range(
+                    c.worker_graceful_shutdown_timeout_secs,
+                    0,
+                    limits::MAX_GRACEFUL_TIMEOUT_SECS,
+                ),
             ),
-            ("compute_threads", c.compute_threads.map_or(Ok(()), |n| check::range(n, 0, limits::MAX_THREADS))),
-            ("compute_stack_size", c.compute_stack_size.map_or(Ok(()), check::stack)),
-            ("compute_thread_prefix", check::prefix(&c.compute_thread_prefix)),
+            (
+                "compute_threads",
+                c.compute_threads
+                    .map_or(Ok(()), |n| check::range(n, 0, limits::MAX_THREADS)),
+            ),
+            (
+                "compute_stack_size",
+                c.compute_stack_size.map_or(Ok(()), check::stack),
+            ),
+            (
+                "compute_thread_prefix",
+                check::prefix(&c.compute_thread_prefix),
+            ),
             ("compute_pin_threads", Ok(())),
-            ("compute_bridge_spin_us", check::range(c.compute_bridge_spin_us, 0, limits::MAX_BRIDGE_SPIN_US)),
-            ("signal_debounce_ms", check::range(c.signal_debounce_ms, 0, limits::MAX_SIGNAL_DEBOUNCE_MS)),
+            (
+                "compute_bridge_spin_us",
+                check::range(c.compute_bridge_spin_us, 0, limits::MAX_BRIDGE_SPIN_US),
+            ),
+            (
+                "signal_debounce_ms",
+                check::range(c.signal_debounce_ms, 0, limits::MAX_SIGNAL_DEBOUNCE_MS),
+            ),
             ("system_host", check::host(&c.system_host)),
             ("system_port", Ok(())),
-            ("system_health_path", check::http_path(&c.system_health_path)),
+            (
+                "system_health_path",
+                check::http_path(&c.system_health_path),
+            ),
             (
                 "system_live_path",
                 check::http_path(&c.system_live_path).and_then(|()| {
@@ -287,11 +340,15 @@ impl RuntimeConfig {
         for (key, result) in checks {
             if let Err(allowed) = result {
                 return Err(ConfigError::InvalidValue {
-                    key: key.to_string(),
+                    key,
                     value: self.render(key),
                     origin: self.origin_of(key).unwrap_or(Origin::Default),
-                    problem: if spec(key).is_some_and(|s| s.ty == "string") { "not allowed" } else { "out of range" }
-                        .to_string(),
+                    problem: if spec(key).is_some_and(|s| s.ty == "string") {
+                        "not allowed"
+                    } else {
+                        "out of range"
+                    }
+                    .to_string(),
                     allowed,
                 });
             }
@@ -301,7 +358,8 @@ impl RuntimeConfig {
 
     /// Worker threads of the primary runtime: `num_worker_threads`, or the available cores.
     pub fn resolved_num_worker_threads(&self) -> usize {
-        self.num_worker_threads.unwrap_or_else(limits::available_cores)
+        self.num_worker_threads
+            .unwrap_or_else(limits::available_cores)
     }
 
     /// [`graceful_shutdown_timeout_secs`](Self::graceful_shutdown_timeout_secs) as a `Duration`.
@@ -367,7 +425,12 @@ impl RuntimeConfig {
         let mut out = String::new();
         for spec in keys() {
             let origin = self.origin_of(spec.name).unwrap_or(Origin::Default);
-            out.push_str(&format!("{}\t{} = {}\n", origin.short(), spec.name, self.render(spec.name)));
+            out.push_str(&format!(
+                "{}\t{} = {}\n",
+                origin.short(),
+                spec.name,
+                self.render(spec.name)
+            ));
         }
         out
     }

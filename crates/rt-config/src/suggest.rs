@@ -19,7 +19,10 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 /// The candidate closest to `input`, if it is close enough to be a plausible typo
 /// (distance at most a third of the input's length, and at least 1 allowed), or if one
 /// candidate contains the input / is contained in it.
-pub(crate) fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let input_lower = input.to_ascii_lowercase();
     let limit = (input.chars().count() / 3).max(2);
     let mut best: Option<(usize, &'a str)> = None;
@@ -43,15 +46,28 @@ mod tests {
         assert_eq!(edit_distance("", ""), 0);
         assert_eq!(edit_distance("abc", ""), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("max_blocking_thread", "max_blocking_threads"), 1);
+        assert_eq!(
+            edit_distance("max_blocking_thread", "max_blocking_threads"),
+            1
+        );
     }
 
     #[test]
     fn closest_key() {
-        let keys = ["num_worker_threads", "max_blocking_threads", "compute_threads"];
-        assert_eq!(closest("num_workers_threads", keys), Some("num_worker_threads"));
+        let keys = [
+            "num_worker_threads",
+            "max_blocking_threads",
+            "compute_threads",
+        ];
+        assert_eq!(
+            closest("num_workers_threads", keys),
+            Some("num_worker_threads")
+        );
         assert_eq!(closest("compute_thread", keys), Some("compute_threads"));
-        assert_eq!(closest("MAX_BLOCKING_THREADS", keys), Some("max_blocking_threads"));
+        assert_eq!(
+            closest("MAX_BLOCKING_THREADS", keys),
+            Some("max_blocking_threads")
+        );
         assert_eq!(closest("zzz", keys), None);
     }
 }

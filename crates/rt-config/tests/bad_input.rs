@@ -1,5 +1,8 @@
 //! The bad-input table: every error names the key (or variable), the bad value and its source.
 
+#![cfg(feature = "loader")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a test failure
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +18,12 @@ struct Case {
     expect: Vec<&'static str>,
 }
 
-fn case(name: &'static str, system: &[(&'static str, &'static str)], env: &[(&'static str, &str)], expect: &[&'static str]) -> Case {
+fn case(
+    name: &'static str,
+    system: &[(&'static str, &'static str)],
+    env: &[(&'static str, &str)],
+    expect: &[&'static str],
+) -> Case {
     Case {
         name,
         system: system.to_vec(),
@@ -68,67 +76,123 @@ fn table() -> Vec<Case> {
             "string where a number goes (file)",
             &[("a.toml", "max_blocking_threads = \"many\"\n")],
             &[],
-            &["`max_blocking_threads`", "\"many\"", "file {dir}/a.toml", "quoted string", "allowed: 1 to 65536"],
+            &[
+                "`max_blocking_threads`",
+                "\"many\"",
+                "file {dir}/a.toml",
+                "quoted string",
+                "allowed: 1 to 65536",
+            ],
         ),
         case(
             "quoted number in a file",
             &[("a.toml", "http_port = \"8080\"\n")],
             &[],
-            &["`http_port`", "\"8080\"", "file {dir}/a.toml", "without quotes"],
+            &[
+                "`http_port`",
+                "\"8080\"",
+                "file {dir}/a.toml",
+                "without quotes",
+            ],
         ),
         case(
             "string where a number goes (variable)",
             &[],
             &[("DYN_RUNTIME_MAX_BLOCKING_THREADS", "lots")],
-            &["`max_blocking_threads`", "\"lots\"", "environment variable DYN_RUNTIME_MAX_BLOCKING_THREADS", "not a whole number"],
+            &[
+                "`max_blocking_threads`",
+                "\"lots\"",
+                "environment variable DYN_RUNTIME_MAX_BLOCKING_THREADS",
+                "not a whole number",
+            ],
         ),
         case(
             "0 worker threads",
             &[],
             &[("DYN_RUNTIME_NUM_WORKER_THREADS", "0")],
-            &["`num_worker_threads`", "value 0 ", "environment variable DYN_RUNTIME_NUM_WORKER_THREADS", "from 1 to 1024"],
+            &[
+                "`num_worker_threads`",
+                "value 0 ",
+                "environment variable DYN_RUNTIME_NUM_WORKER_THREADS",
+                "from 1 to 1024",
+            ],
         ),
         case(
             "0 blocking threads",
             &[("a.toml", "max_blocking_threads = 0\n")],
             &[],
-            &["`max_blocking_threads`", "value 0 ", "file {dir}/a.toml", "from 1 to 65536"],
+            &[
+                "`max_blocking_threads`",
+                "value 0 ",
+                "file {dir}/a.toml",
+                "from 1 to 65536",
+            ],
         ),
         case(
             "negative number (file)",
             &[("a.toml", "teardown_timeout_secs = -5\n")],
             &[],
-            &["`teardown_timeout_secs`", "-5", "file {dir}/a.toml", "negative numbers are not allowed", "0 to 3600"],
+            &[
+                "`teardown_timeout_secs`",
+                "-5",
+                "file {dir}/a.toml",
+                "negative numbers are not allowed",
+                "0 to 3600",
+            ],
         ),
         case(
             "negative number (variable)",
             &[],
             &[("DYN_COMPUTE_THREADS", "-1")],
-            &["`compute_threads`", "\"-1\"", "environment variable DYN_COMPUTE_THREADS", "negative"],
+            &[
+                "`compute_threads`",
+                "\"-1\"",
+                "environment variable DYN_COMPUTE_THREADS",
+                "negative",
+            ],
         ),
         case(
             "stack below 128 KiB",
             &[],
             &[("DYN_COMPUTE_STACK_SIZE", "65536")],
-            &["`compute_stack_size`", "65536", "environment variable DYN_COMPUTE_STACK_SIZE", "131072 (128 KiB)"],
+            &[
+                "`compute_stack_size`",
+                "65536",
+                "environment variable DYN_COMPUTE_STACK_SIZE",
+                "131072 (128 KiB)",
+            ],
         ),
         case(
             "stack absurdly large",
             &[("a.toml", "compute_stack_size = \"64GiB\"\n")],
             &[],
-            &["`compute_stack_size`", "68719476736", "file {dir}/a.toml", "1073741824 (1 GiB)"],
+            &[
+                "`compute_stack_size`",
+                "68719476736",
+                "file {dir}/a.toml",
+                "1073741824 (1 GiB)",
+            ],
         ),
         case(
             "unknown key in a file",
             &[("a.toml", "max_blocking_thread = 64\n")],
             &[],
-            &["unknown key `max_blocking_thread`", "value 64", "file {dir}/a.toml", "did you mean `max_blocking_threads`?"],
+            &[
+                "unknown key `max_blocking_thread`",
+                "value 64",
+                "file {dir}/a.toml",
+                "did you mean `max_blocking_threads`?",
+            ],
         ),
         case(
             "variable name written as a file key",
             &[("a.toml", "DYN_COMPUTE_THREADS = 4\n")],
             &[],
-            &["unknown key `DYN_COMPUTE_THREADS`", "file {dir}/a.toml", "did you mean `compute_threads`?"],
+            &[
+                "unknown key `DYN_COMPUTE_THREADS`",
+                "file {dir}/a.toml",
+                "did you mean `compute_threads`?",
+            ],
         ),
         case(
             "a section instead of top-level keys",
@@ -140,7 +204,11 @@ fn table() -> Vec<Case> {
             "explicitly named file does not exist",
             &[],
             &[("DYN_RUNTIME_CONFIG_FILE", "{dir}/nope.toml")],
-            &["{dir}/nope.toml", "environment variable DYN_RUNTIME_CONFIG_FILE", "does not exist"],
+            &[
+                "{dir}/nope.toml",
+                "environment variable DYN_RUNTIME_CONFIG_FILE",
+                "does not exist",
+            ],
         ),
         case(
             "directory where a file is expected (system file)",
@@ -152,7 +220,11 @@ fn table() -> Vec<Case> {
             "directory where a file is expected (explicit file)",
             &[],
             &[("DYN_RUNTIME_CONFIG_FILE", "{dir}")],
-            &["config file {dir} ", "environment variable DYN_RUNTIME_CONFIG_FILE", "not a regular file"],
+            &[
+                "config file {dir} ",
+                "environment variable DYN_RUNTIME_CONFIG_FILE",
+                "not a regular file",
+            ],
         ),
         case(
             "over-range timeout (variable)",
@@ -169,43 +241,79 @@ fn table() -> Vec<Case> {
             "over-range timeout (explicit file)",
             &[("x.toml", "worker_graceful_shutdown_timeout_secs = 999999\n")],
             &[],
-            &["`worker_graceful_shutdown_timeout_secs`", "999999", "file {dir}/x.toml", "from 0 to 86400"],
+            &[
+                "`worker_graceful_shutdown_timeout_secs`",
+                "999999",
+                "file {dir}/x.toml",
+                "from 0 to 86400",
+            ],
         ),
         case(
             "port out of range",
             &[],
             &[("DYN_SYSTEM_PORT", "70000")],
-            &["`system_port`", "\"70000\"", "environment variable DYN_SYSTEM_PORT", "too large", "0 to 65535"],
+            &[
+                "`system_port`",
+                "\"70000\"",
+                "environment variable DYN_SYSTEM_PORT",
+                "too large",
+                "0 to 65535",
+            ],
         ),
         case(
             "not a boolean",
             &[],
             &[("DYN_COMPUTE_PIN_THREADS", "maybe")],
-            &["`compute_pin_threads`", "\"maybe\"", "environment variable DYN_COMPUTE_PIN_THREADS", "not a boolean"],
+            &[
+                "`compute_pin_threads`",
+                "\"maybe\"",
+                "environment variable DYN_COMPUTE_PIN_THREADS",
+                "not a boolean",
+            ],
         ),
         case(
             "unknown health status",
             &[("a.toml", "system_starting_health_status = \"sleepy\"\n")],
             &[],
-            &["`system_starting_health_status`", "\"sleepy\"", "file {dir}/a.toml", "\"ready\" or \"notready\""],
+            &[
+                "`system_starting_health_status`",
+                "\"sleepy\"",
+                "file {dir}/a.toml",
+                "\"ready\" or \"notready\"",
+            ],
         ),
         case(
             "thread prefix with a space",
             &[],
             &[("DYN_COMPUTE_THREAD_PREFIX", "my pool")],
-            &["`compute_thread_prefix`", "\"my pool\"", "environment variable DYN_COMPUTE_THREAD_PREFIX", "1 to 32 characters"],
+            &[
+                "`compute_thread_prefix`",
+                "\"my pool\"",
+                "environment variable DYN_COMPUTE_THREAD_PREFIX",
+                "1 to 32 characters",
+            ],
         ),
         case(
             "health and live paths equal",
             &[("a.toml", "system_live_path = \"/health\"\n")],
             &[],
-            &["`system_live_path`", "\"/health\"", "file {dir}/a.toml", "different from system_health_path"],
+            &[
+                "`system_live_path`",
+                "\"/health\"",
+                "file {dir}/a.toml",
+                "different from system_health_path",
+            ],
         ),
         case(
             "spin time over range",
             &[],
             &[("DYN_COMPUTE_BRIDGE_SPIN_US", "5000")],
-            &["`compute_bridge_spin_us`", "5000", "environment variable DYN_COMPUTE_BRIDGE_SPIN_US", "0 to 1000"],
+            &[
+                "`compute_bridge_spin_us`",
+                "5000",
+                "environment variable DYN_COMPUTE_BRIDGE_SPIN_US",
+                "0 to 1000",
+            ],
         ),
     ];
     #[cfg(unix)]
@@ -213,7 +321,12 @@ fn table() -> Vec<Case> {
         name: "non-UTF-8 variable value",
         system: vec![],
         env: vec![("DYN_COMPUTE_THREAD_PREFIX", not_utf8())],
-        expect: vec!["environment variable DYN_COMPUTE_THREAD_PREFIX", "key `compute_thread_prefix`", "not valid UTF-8", "cpu"],
+        expect: vec![
+            "environment variable DYN_COMPUTE_THREAD_PREFIX",
+            "key `compute_thread_prefix`",
+            "not valid UTF-8",
+            "cpu",
+        ],
     });
     cases
 }
@@ -232,7 +345,11 @@ fn every_bad_input_names_key_value_and_source() {
         eprintln!("{}: {err}", case.name);
         for want in &case.expect {
             let want = want.replace("{dir}", &dir_str);
-            assert!(err.contains(&want), "case {:?}: message lacks {want:?}:\n{err}", case.name);
+            assert!(
+                err.contains(&want),
+                "case {:?}: message lacks {want:?}:\n{err}",
+                case.name
+            );
         }
     }
 }
@@ -245,7 +362,9 @@ fn invalid_value_errors_carry_structured_fields() {
         .load()
         .unwrap_err();
     match err {
-        ConfigError::InvalidValue { key, value, origin, .. } => {
+        ConfigError::InvalidValue {
+            key, value, origin, ..
+        } => {
             assert_eq!(key, "num_worker_threads");
             assert_eq!(value, "0");
             assert_eq!(origin, Origin::Env("DYN_RUNTIME_NUM_WORKER_THREADS".into()));
@@ -269,7 +388,10 @@ fn empty_variable_counts_as_unset() {
         .load()
         .unwrap();
     assert_eq!(config.max_blocking_threads, 512);
-    assert_eq!(config.origin_of("max_blocking_threads"), Some(Origin::Default));
+    assert_eq!(
+        config.origin_of("max_blocking_threads"),
+        Some(Origin::Default)
+    );
     // An empty variable does not erase what a file set either.
     assert_eq!(config.http_port, 9000);
     assert_eq!(config.origin_of("http_port"), Some(Origin::File(file)));
@@ -279,7 +401,11 @@ fn empty_variable_counts_as_unset() {
 fn unknown_dyn_variables_are_not_errors() {
     let config = ConfigLoader::new()
         .system_files::<[&str; 0], &str>([])
-        .env_map([("DYN_COMPUTE_THREAD", "3"), ("DYN_LOG", "debug"), ("PATH", "/bin")])
+        .env_map([
+            ("DYN_COMPUTE_THREAD", "3"),
+            ("DYN_LOG", "debug"),
+            ("PATH", "/bin"),
+        ])
         .load()
         .unwrap();
     assert_eq!(config, rt_config::RuntimeConfig::default());

@@ -1,0 +1,82 @@
+//! docs/configuration.md must list every variable the code reads and every key, and its
+//! example file must load.
+
+#![cfg(feature = "loader")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a test failure
+
+use rt_config::ConfigLoader;
+
+const PAGE: &str = include_str!("../../../docs/configuration.md");
+const SOURCES: [&str; 3] = [
+    include_str!("../src/keys.rs"),
+    include_str!("../src/loader.rs"),
+    include_str!("../src/runtime.rs"),
+];
+
+/// Every `"DYN_...` string literal in the sources (prefixes ending in `_` excluded).
+fn variables_in_sources() -> Vec<String> {
+    let mut found = Vec::new();
+    for source in SOURCES {
+        for piece in source.split("\"DYN_").skip(1) {
+            let name: String = piece
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if piece[name.len()..].starts_with('"') && !name.ends_with('_') {
+                found.push(format!("DYN_{name}"));
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn every_variable_the_code_reads_is_documented() {
+    let from_sources = variables_in_sources();
+    assert!(from_sources.len() >= 19, "{from_sources:?}");
+    let from_table = rt_config::env_vars().map(str::to_string);
+    for var in from_sources.iter().cloned().chain(from_table) {
+        assert!(
+            PAGE.contains(&format!("`{var}`")),
+            "docs/configuration.md does not document {var}"
+        );
+    }
+}
+
+#[test]
+fn every_key_is_in_the_table_and_the_example() {
+    let example = example_toml();
+    for spec in rt_config::keys() {
+        let row = format!("| `{}` | `{}` |", spec.name, spec.env);
+        assert!(
+            PAGE.contains(&row),
+            "docs/configuration.md lacks the row for {}",
+            spec.name
+        );
+        assert!(
+            example
+                .lines()
+                .any(|l| l.starts_with(&format!("{} = ", spec.name))),
+            "the example file lacks {}",
+            spec.name
+        );
+    }
+}
+
+fn example_toml() -> String {
+    let start = PAGE.find("```toml\n").expect("example TOML block") + "```toml\n".len();
+    let len = PAGE[start..].find("```").expect("end of example block");
+    PAGE[start..start + len].to_string()
+}
+
+#[test]
+fn the_example_file_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("runtime.toml");
+    std::fs::write(&file, example_toml()).unwrap();
+    let config = ConfigLoader::new().system_files([&file]).load().unwrap();
+    assert_eq!(config.compute_stack_size, Some(4 << 20));
+    assert_eq!(config.system_port, Some(9090));
+}
