@@ -80,3 +80,27 @@ fn the_example_file_loads() {
     assert_eq!(config.compute_stack_size, Some(4 << 20));
     assert_eq!(config.system_port, Some(9090));
 }
+
+#[test]
+fn documented_defaults_match_the_code() {
+    let line = rt_config::RuntimeConfig::default().to_string();
+    for pair in line.split(' ') {
+        let (key, value) = pair.split_once('=').unwrap();
+        let value = value.trim_matches('"');
+        let spec = rt_config::keys().iter().find(|k| k.name == key).unwrap();
+        assert!(
+            spec.default.contains(value),
+            "keys.rs: default of {key} says {:?}, code has {value}",
+            spec.default
+        );
+        let row = PAGE
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{key}` |")))
+            .unwrap();
+        let default_column = row.split(" | ").nth(3).unwrap();
+        assert!(
+            default_column.contains(value),
+            "docs/configuration.md: default of {key} says {default_column:?}, code has {value}"
+        );
+    }
+}
