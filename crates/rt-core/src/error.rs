@@ -1,5 +1,6 @@
 //! [`RuntimeError`]: the crate's one error type.
 
+use crate::endpoint::NotAcceptingReason;
 use crate::registry::{ComponentKind, ComponentState};
 
 /// A boxed error, the error type an application hands back to a [`Worker`](crate::Worker).
@@ -12,6 +13,85 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RuntimeError {
+    /// The configuration did not load or validate; the message names the key, the value and
+    /// where it came from.
+    #[error(transparent)]
+    Config(#[from] rt_config::ConfigError),
+    /// The operating system refused to start a tokio runtime's threads.
+    #[error(
+        "could not build the {which} tokio runtime: {source}; lower num_worker_threads or \
+         max_blocking_threads, or raise the process's thread limit (ulimit -u)"
+    )]
+    RuntimeBuild {
+        /// `"primary"` or `"secondary"`.
+        which: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A constructor that wraps the current tokio runtime was called outside one.
+    #[error(
+        "no tokio runtime is running on this thread: call Runtime::from_current / \
+         Worker::from_current inside a tokio runtime, or build one with Runtime::from_settings"
+    )]
+    NoCurrentRuntime,
+    /// A CPU job failed: it panicked (the pool keeps working) or was discarded.
+    #[error(transparent)]
+    Compute(#[from] rt_compute::ComputeError),
+    /// The shutdown layer refused something.
+    #[error(transparent)]
+    Shutdown(#[from] rt_shutdown::ShutdownError),
+    /// The signal handlers could not be installed.
+    #[error(transparent)]
+    Signals(#[from] rt_signals::SignalError),
+    /// Something that must start before the shutdown was attempted after it began.
+    #[error(
+        "{what} is refused: the runtime's shutdown has already started; start endpoints and \
+         the application before calling shutdown()"
+    )]
+    ShuttingDown {
+        /// What was refused.
+        what: String,
+    },
+    /// A request arrived at an endpoint that no longer accepts requests.
+    #[error("endpoint `{endpoint}` does not accept new requests: {reason}")]
+    NotAccepting {
+        /// The endpoint's name.
+        endpoint: String,
+        /// Why.
+        reason: NotAcceptingReason,
+    },
+    /// An endpoint's future returned an error or panicked.
+    #[error("endpoint `{name}` failed: {error}")]
+    EndpointFailed {
+        /// The endpoint's name.
+        name: String,
+        /// Its error or panic message.
+        error: String,
+    },
+    /// Not every worker thread could be given the compute context.
+    #[error("installed the compute context on {reached} of {workers} worker threads: {reason}")]
+    ThreadLocalInit {
+        /// Worker threads reached.
+        reached: usize,
+        /// Worker threads of the runtime.
+        workers: usize,
+        /// What stopped the rest.
+        reason: String,
+    },
+    /// A second [`Worker`](crate::Worker) was created while one exists.
+    #[error(
+        "a Worker already exists in this process: signal handling and the exit code are \
+         process-wide, so create one Worker and share its Runtime (drop the first before \
+         creating another)"
+    )]
+    WorkerAlreadyActive,
+    /// [`Worker::execute`](crate::Worker::execute) was called from async code.
+    #[error(
+        "Worker::execute blocks the thread and cannot run inside a tokio runtime: use \
+         `worker.execute_async(app).await` there"
+    )]
+    ExecuteInAsyncContext,
     /// A component or endpoint name is already held by a live entry of the registry.
     #[error(
         "a {kind} named `{name}` is already registered (state: {state}); use a unique name, \
@@ -38,4 +118,15 @@ pub enum RuntimeError {
         /// The refused target state.
         to: ComponentState,
     },
+}
+
+/// Turns a panic payload into its message.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
 }
