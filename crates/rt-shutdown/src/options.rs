@@ -76,3 +76,25 @@ impl ShutdownOptions {
         self
     }
 }
+
+impl From<&rt_config::RuntimeConfig> for ShutdownOptions {
+    /// Takes phase 2's bound from `graceful_shutdown_timeout` and phase 3's from
+    /// `teardown_timeout`; the rest keeps its defaults.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rt_shutdown::ShutdownOptions;
+    ///
+    /// let config = rt_config::RuntimeConfig::default();
+    /// let options = ShutdownOptions::from(&config);
+    /// assert_eq!(options.graceful_timeout, config.graceful_shutdown_timeout());
+    /// assert_eq!(options.teardown_timeout, config.teardown_timeout());
+    /// ```
+    fn from(config: &rt_config::RuntimeConfig) -> Self {
+        Self {
+            graceful_timeout: config.graceful_shutdown_timeout(),
+            teardown_timeout: config.teardown_timeout(),
+            ..Self::default()
+        }
+    }
+}
