@@ -14,6 +14,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), rt_signals::SignalError> {
+//! # std::env::remove_var("NOTIFY_SOCKET"); // this example never talks to a real systemd
 //! // ... set the service up, then:
 //! systemd::notify_ready()?;
 //! let stop_watchdog = CancellationToken::new();

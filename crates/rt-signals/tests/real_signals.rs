@@ -72,6 +72,7 @@ impl Probe {
             .env(PROBE_ENV, "listen")
             .env(DEBOUNCE_ENV, debounce_ms.to_string())
             .env_remove("RUST_LOG")
+            .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
