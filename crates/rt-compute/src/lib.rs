@@ -1,1 +1,61 @@
-//! rt-compute (work in progress).
+//! The compute layer: a Rayon thread pool for CPU-heavy work, bridged into async code in one
+//! hop, plus a thread-local context and the `compute_small!` / `compute_medium!` /
+//! `compute_large!` macros that decide where a piece of work runs.
+//!
+//! Async services must not run long computations on tokio's worker threads: every other task
+//! on that worker waits. This crate gives them somewhere else to go:
+//!
+//! * [`ComputePool`]: a dedicated Rayon pool with async methods (`execute`, `install`, `join`,
+//!   `parallel_map`, ...). A job is pushed straight onto the pool and its result handed back
+//!   through a one-shot slot; the waiting side spins briefly (bounded, adaptive) before it
+//!   parks, so a short job's round trip costs a few microseconds rather than a double hop's
+//!   tens. Panics come back as [`ComputeError::Panicked`]; dropping a future before its job
+//!   started skips the job.
+//! * The thread-local context ([`initialize_context`], [`get_pool`],
+//!   [`try_acquire_block_permit`]) that a runtime installs on its workers.
+//! * The tier macros ([`compute_small!`], [`compute_medium!`], [`compute_large!`]): inline under
+//!   100 µs, `block_in_place` (bounded by permits) up to 1 ms, the pool beyond.
+//! * [`spawn_compute`]: the pool when the context has one, `spawn_blocking` otherwise.
+//!
+//! Feature `compute-validation` times every macro and warns about work in the wrong tier
+//! (see the `validation` module, present with the feature).
+//!
+//! ```
+//! use rt_compute::ComputePool;
+//!
+//! # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+//! # rt.block_on(async {
+//! let pool = ComputePool::with_defaults()?;
+//! let digest = pool.execute(|| (0..1_000_000u64).fold(0u64, |h, x| h.rotate_left(5) ^ x)).await?;
+//! # let _ = digest;
+//! # Ok::<_, rt_compute::ComputeError>(())
+//! # }).unwrap();
+//! ```
+#![forbid(unsafe_code)]
+
+mod affinity;
+mod config_shim;
+pub mod context;
+mod error;
+mod job;
+mod macros;
+mod metrics;
+mod pool;
+mod spawn;
+mod spin;
+mod tiers;
+#[cfg(feature = "compute-validation")]
+pub mod validation;
+
+pub use config_shim::{ComputeConfig, DEFAULT_BRIDGE_SPIN_US};
+pub use context::{
+    clear_context, get_pool, has_compute_context, initialize_block_permits, initialize_context,
+    try_acquire_block_permit,
+};
+pub use error::ComputeError;
+pub use metrics::{ComputeMetrics, SLOW_TASK_THRESHOLD};
+pub use pool::{ComputePool, MAX_BRIDGE_SPIN_US, MIN_STACK_SIZE};
+pub use spawn::spawn_compute;
+#[doc(hidden)]
+pub use tiers::__private;
+pub use tiers::{Tier, MEDIUM_TIER_LIMIT, SMALL_TIER_LIMIT};
