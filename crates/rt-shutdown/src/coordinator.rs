@@ -12,7 +12,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::teardown::{TeardownFn, TeardownSet};
-use crate::{GracefulShutdownTracker, ShutdownError, ShutdownOptions, ShutdownPhase, ShutdownReport};
+use crate::{
+    GracefulShutdownTracker, ShutdownError, ShutdownOptions, ShutdownPhase, ShutdownReport,
+};
 
 /// Bounds longer than this are treated as this (tokio timers reach about two years).
 const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -184,7 +186,11 @@ impl ShutdownCoordinator {
     /// # Errors
     ///
     /// [`ShutdownError::TeardownTooLate`] once phase 3 has started.
-    pub fn try_add_teardown<F, Fut>(&self, name: impl Into<String>, task: F) -> Result<(), ShutdownError>
+    pub fn try_add_teardown<F, Fut>(
+        &self,
+        name: impl Into<String>,
+        task: F,
+    ) -> Result<(), ShutdownError>
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,

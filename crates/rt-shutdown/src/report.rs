@@ -57,7 +57,9 @@ impl ShutdownReport {
     /// Whether everything finished within its bound: no deadline hit, no teardown task timed
     /// out or panicked.
     pub fn is_clean(&self) -> bool {
-        !self.deadline_hit && self.teardown_timed_out.is_empty() && self.teardown_panicked.is_empty()
+        !self.deadline_hit
+            && self.teardown_timed_out.is_empty()
+            && self.teardown_panicked.is_empty()
     }
 }
 
@@ -66,14 +68,22 @@ impl fmt::Display for ShutdownReport {
         write!(
             f,
             "shutdown {} in {:?}: stop accepting {:?}; drain {:?} (bound {:?}",
-            if self.is_clean() { "clean" } else { "incomplete" },
+            if self.is_clean() {
+                "clean"
+            } else {
+                "incomplete"
+            },
             self.total,
             self.stop_accepting,
             self.drain,
             self.drain_bound,
         )?;
         if self.deadline_hit {
-            write!(f, ", deadline hit with {} still active", self.active_at_deadline)?;
+            write!(
+                f,
+                ", deadline hit with {} still active",
+                self.active_at_deadline
+            )?;
             for (i, (name, n)) in self.still_active_counts.iter().enumerate() {
                 let sep = if i == 0 { ": " } else { ", " };
                 write!(f, "{sep}{name} x{n}")?;

@@ -286,7 +286,11 @@ impl Drop for GracefulShutdownTracker {
     fn drop(&mut self) {
         // The classes point back at the shared state; drop the map so that it can be freed
         // once the last guard and task class are gone.
-        let mut classes = self.shared.classes.write().unwrap_or_else(PoisonError::into_inner);
+        let mut classes = self
+            .shared
+            .classes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         self.shared
             .orphaned
             .store(true, std::sync::atomic::Ordering::Release);

@@ -104,7 +104,10 @@ fn concurrent_shutdown_runs_phases_once_and_logs_progress() {
     assert_eq!(count(&logs, "shutdown phase 1"), 1, "{logs}");
     assert_eq!(count(&logs, "shutdown phase 3"), 1, "{logs}");
     assert_eq!(count(&logs, "shutdown clean"), 1, "{logs}");
-    assert!(logs.contains("in-flight"), "phase 1 names what is in flight: {logs}");
+    assert!(
+        logs.contains("in-flight"),
+        "phase 1 names what is in flight: {logs}"
+    );
     drop(rt);
 
     // Part 2: while draining, the names still active are logged every progress interval.

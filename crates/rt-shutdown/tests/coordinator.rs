@@ -63,7 +63,10 @@ async fn held_guard_keeps_main_token_until_the_deadline_and_is_named() {
     assert_eq!(report.drain_bound, secs(30));
     assert_eq!(report.active_at_deadline, 1);
     assert_eq!(report.still_active, ["held-request"]);
-    assert_eq!(report.still_active_counts, [("held-request".to_string(), 1)]);
+    assert_eq!(
+        report.still_active_counts,
+        [("held-request".to_string(), 1)]
+    );
     assert_eq!(report.total, secs(30));
     let line = report.to_string();
     assert!(line.contains("held-request x1"), "{line}");
@@ -187,7 +190,9 @@ async fn panicking_request_and_teardown_do_not_stop_the_shutdown() {
         panic!("request handler failed");
     });
     c.add_teardown("boom", || async { panic!("teardown failed") });
-    c.add_teardown("boom-early", || -> std::future::Ready<()> { panic!("no future") });
+    c.add_teardown("boom-early", || -> std::future::Ready<()> {
+        panic!("no future")
+    });
     c.add_teardown("fine", || async {});
     let report = c.shutdown_and_wait(None).await;
     assert!(task.await.unwrap_err().is_panic());
@@ -234,7 +239,7 @@ async fn teardown_added_after_phase_3_is_refused() {
     let err = c.try_add_teardown("late", || async {}).unwrap_err();
     assert!(matches!(err, ShutdownError::TeardownTooLate { ref name } if name == "late"));
     c.add_teardown("late too", || async {}); // logged, not run, no panic
-    // Joining a finished shutdown returns the same report at once.
+                                             // Joining a finished shutdown returns the same report at once.
     assert_eq!(c.shutdown_and_wait(Some(secs(1))).await, report);
 }
 

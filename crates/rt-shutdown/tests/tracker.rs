@@ -48,7 +48,10 @@ fn closed_tracker_refuses_top_level_but_allows_children() {
     assert!(matches!(err, ShutdownError::Closed { .. }));
     assert!(err.to_string().contains("task \"request\""), "{err}");
     assert!(err.to_string().contains("child"), "{err}");
-    assert!(matches!(class.register(), Err(ShutdownError::Closed { .. })));
+    assert!(matches!(
+        class.register(),
+        Err(ShutdownError::Closed { .. })
+    ));
     assert!(matches!(
         tracker.register_endpoint(),
         Err(ShutdownError::Closed { .. })
@@ -61,7 +64,10 @@ fn closed_tracker_refuses_top_level_but_allows_children() {
     assert_eq!(sub.name(), "request/stream");
     assert_eq!(tracker.get_count(), 3);
     drop(request); // the parent may go first
-    assert_eq!(tracker.active_names(), ["request/stream", "request/stream/flush"]);
+    assert_eq!(
+        tracker.active_names(),
+        ["request/stream", "request/stream/flush"]
+    );
     drop((sub, subsub));
     assert_eq!(tracker.get_count(), 0);
     assert!(tracker.active_names().is_empty());
@@ -84,7 +90,10 @@ fn names_and_counts_are_listed() {
         ]
     );
     drop(a1);
-    assert_eq!(tracker.active_names(), [UNNAMED_ENDPOINT, "a-generate", "b-upload"]);
+    assert_eq!(
+        tracker.active_names(),
+        [UNNAMED_ENDPOINT, "a-generate", "b-upload"]
+    );
     drop((a2, b));
     tracker.unregister_endpoint().unwrap();
     assert!(tracker.active_names().is_empty());
