@@ -28,29 +28,33 @@
 //! use rt_core::{Runtime, RuntimeError};
 //! use rt_core::config::RuntimeConfig;
 //! use rt_core::registry::ComponentState;
+//! use tokio::sync::{mpsc, oneshot};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let runtime = Runtime::from_config(RuntimeConfig::builder().num_worker_threads(2).compute_threads(0).build()?)?;
+//! let config = RuntimeConfig::builder().num_worker_threads(2).compute_threads(0).build()?;
+//! let runtime = Runtime::from_config(config)?;
 //! let rt = runtime.clone();
 //! runtime.primary().block_on(async move {
-//!     let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(16);
+//!     let (tx, mut rx) = mpsc::channel::<(u32, oneshot::Sender<u32>)>(16);
 //!     let endpoint = rt.endpoint("double").start(|ctx| async move {
 //!         loop {
-//!             let request = tokio::select! {
+//!             let (n, reply) = tokio::select! {
 //!                 _ = ctx.cancelled() => break,           // phase 1: stop accepting
 //!                 request = rx.recv() => match request { Some(r) => r, None => break },
 //!             };
 //!             let guard = ctx.begin_request()?;           // counted as in flight
 //!             tokio::spawn(async move {
-//!                 let _guard = guard;                     // released when the reply is done
-//!                 let _reply = request * 2;
+//!                 let _guard = guard;                     // released when the reply is sent
+//!                 let _ = reply.send(n * 2);
 //!             });
 //!         }
 //!         Ok::<(), RuntimeError>(())
 //!     })?;
-//!     tx.send(21).await?;
+//!     let (reply, answer) = oneshot::channel();
+//!     tx.send((21, reply)).await?;
+//!     assert_eq!(answer.await?, 42);
 //!     let report = rt.shutdown_and_wait(None).await;      // waits for the endpoint's drain
-//!     assert!(!report.deadline_hit());
+//!     assert!(report.is_clean(), "{report}");
 //!     assert_eq!(endpoint.state(), ComponentState::Stopped);
 //!     Ok::<(), Box<dyn std::error::Error>>(())
 //! })

@@ -21,7 +21,7 @@
 //!   child: stop accepting); the **tracker** of graceful endpoints and tasks; the **compute
 //!   pool**, with its context installed on every primary worker thread so that the
 //!   [`compute_small!`], [`compute_medium!`] and [`compute_large!`] macros work anywhere; the
-//!   component [`Registry`](registry::Registry).
+//!   component [`Registry`].
 //! - [`Worker`]: installs the signal handlers, runs the application on the primary runtime,
 //!   and shuts down under one deadline; returns a [`WorkerOutcome`] with the exit code.
 //! - Endpoints ([`Runtime::endpoint`]): in the registry and the tracker, refusing requests
@@ -88,7 +88,7 @@
 //!     // Usually `Worker::from_settings()`: defaults, TOML files, DYN_* environment variables.
 //!     let config = RuntimeConfig::builder().num_worker_threads(2).compute_threads(2).build()?;
 //!     let outcome = Worker::from_config(config)?.execute(app)?;
-//!     println!("{}", outcome.report().map(ToString::to_string).unwrap_or_default());
+//!     println!("{}", outcome.shutdown_report().map(ToString::to_string).unwrap_or_default());
 //!     assert!(matches!(outcome, WorkerOutcome::Clean { .. }), "{outcome}");
 //!     assert_eq!(outcome.exit_code(), 0);
 //!     // In a real `main`: `outcome.exit()`, or return the outcome from `main`.
@@ -119,7 +119,7 @@ pub mod registry;
 mod runtime;
 mod worker;
 
-/// Configuration: [`RuntimeConfig`](config::RuntimeConfig) and its loader (the `rt-config`
+/// Configuration: [`RuntimeConfig`] and its loader (the `rt-config`
 /// crate).
 pub use rt_config as config;
 

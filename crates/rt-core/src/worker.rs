@@ -93,7 +93,7 @@ impl WorkerOutcome {
     }
 
     /// The shutdown's report, when the shutdown ran to its end.
-    pub fn report(&self) -> Option<&ShutdownReport> {
+    pub fn shutdown_report(&self) -> Option<&ShutdownReport> {
         match self {
             WorkerOutcome::Clean { report }
             | WorkerOutcome::AppError { report, .. }
@@ -228,7 +228,7 @@ type Hook = Arc<dyn Fn(ForcedExit) + Send + Sync + 'static>;
 /// })?;
 /// assert!(matches!(outcome, WorkerOutcome::Clean { .. }));
 /// assert_eq!(outcome.exit_code(), 0);
-/// println!("{}", outcome.report().map(|r| r.to_string()).unwrap_or_default());
+/// println!("{}", outcome.shutdown_report().map(|r| r.to_string()).unwrap_or_default());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Worker {

@@ -1,5 +1,7 @@
 //! Endpoints and the shutdown: the reference's own scenarios, on tokio's paused clock.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a test failure
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Runtime construction, accessors, the compute context on every worker, the compute fallback
 //! and dropping the last clone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a test failure
+
 use std::collections::HashSet;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -361,4 +363,29 @@ fn invalid_config_is_an_error_value() {
     let err = Runtime::from_config(c).unwrap_err();
     assert!(matches!(err, RuntimeError::Config(_)), "{err}");
     assert!(err.to_string().contains("max_blocking_threads"), "{err}");
+}
+
+#[test]
+fn a_server_on_the_secondary_runtime_stops_in_phase_3() {
+    let rt = Runtime::from_config(config(2, 0)).unwrap();
+    let main = rt.primary_token();
+    // A background "server" on the secondary runtime, stopped by a teardown task.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stop2 = stop.clone();
+    let main2 = main.clone();
+    let server = rt.secondary().spawn(async move {
+        stop2.cancelled().await;
+        // Phase 3 runs teardowns after the main token is cancelled.
+        main2.is_cancelled()
+    });
+    rt.add_teardown("status server", move || async move {
+        stop.cancel();
+        let _ = server.await;
+    });
+    let report = rt
+        .primary()
+        .block_on(rt.shutdown_and_wait(Some(Duration::from_secs(10))));
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.teardown_completed, vec!["status server".to_owned()]);
+    assert!(main.is_cancelled());
 }

@@ -312,10 +312,7 @@ impl Runtime {
         block_permits: Arc<Semaphore>,
         block_permit_count: usize,
     ) -> Result<Self, RuntimeError> {
-        let options = ShutdownOptions::default()
-            .with_graceful_timeout(config.graceful_shutdown_timeout())
-            .with_teardown_timeout(config.teardown_timeout())
-            .with_handle(secondary.clone());
+        let options = ShutdownOptions::from(&config).with_handle(secondary.clone());
         let coordinator = ShutdownCoordinator::new(options);
         let id = next_id();
         tracing::info!(runtime = %id, owned = owned.is_some(), config = %config, "runtime ready");
@@ -388,6 +385,19 @@ impl Runtime {
     /// there).
     pub fn shutdown_coordinator(&self) -> &ShutdownCoordinator {
         &self.inner.coordinator
+    }
+
+    /// Registers work for phase 3 of the shutdown, run after the main token is cancelled
+    /// (close backend connections, stop a server on the secondary runtime). The same as
+    /// [`ShutdownCoordinator::add_teardown`]: `task` is called once at the start of phase 3 and
+    /// its future is bounded by the teardown timeout; one added after phase 3 started does not
+    /// run (logged as a warning).
+    pub fn add_teardown<F, Fut>(&self, name: impl Into<String>, task: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.inner.coordinator.add_teardown(name, task);
     }
 
     /// The current shutdown phase.
