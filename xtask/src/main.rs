@@ -2,13 +2,17 @@
 //!
 //! * `cargo xtask ci`: the whole gate: formatting, clippy, tests (plus the feature and
 //!   loom variants) and docs, stopping at the first failing step and naming it.
+//! * `cargo xtask bench [--quick]`: the benchmarks, a table of their figures and
+//!   `target/xtask/bench-summary.json`.
 
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod ci;
+mod json;
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n"
+    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n  bench   benchmarks + target/xtask/bench-summary.json (--quick: under 2 minutes)\n"
 }
 
 fn main() -> ExitCode {
@@ -20,6 +24,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match cmd.as_str() {
         "ci" => ci::run(rest),
+        "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             print!("{}", usage());
             Ok(())

@@ -345,8 +345,12 @@ impl ComputePool {
         self.execute(f).await
     }
 
-    /// Runs `f` with a [`rayon::Scope`] on the pool: tasks spawned on the scope may borrow what
-    /// `f` owns, and all of them finish before the future resolves.
+    /// Runs `f` with a [`rayon::Scope`] on the pool; every task spawned on the scope finishes
+    /// before the future resolves (fork-join with a dynamic number of tasks).
+    ///
+    /// Spawned tasks run on this pool. Like `f` itself they must own what they use (move it
+    /// in, share it through an `Arc`, send results over a channel): `f` is `'static`, so there
+    /// is nothing of the caller's to borrow.
     ///
     /// # Errors
     ///
@@ -355,19 +359,21 @@ impl ComputePool {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
     /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// # rt.block_on(async {
     /// let pool = rt_compute::ComputePool::with_defaults().unwrap();
-    /// let hits = pool
-    ///     .execute_scoped(|scope| {
-    ///         let hits = AtomicUsize::new(0);
-    ///         scope.spawn(|_| { hits.fetch_add(1, Ordering::Relaxed); });
-    ///         scope.spawn(|_| { hits.fetch_add(1, Ordering::Relaxed); });
-    ///         hits
-    ///     })
-    ///     .await
-    ///     .unwrap();
-    /// assert_eq!(hits.into_inner(), 2);
+    /// let hits = Arc::new(AtomicUsize::new(0));
+    /// let h = Arc::clone(&hits);
+    /// pool.execute_scoped(move |scope| {
+    ///     for _ in 0..4 {
+    ///         let h = Arc::clone(&h);
+    ///         scope.spawn(move |_| { h.fetch_add(1, Ordering::Relaxed); });
+    ///     }
+    /// })
+    /// .await
+    /// .unwrap();
+    /// assert_eq!(hits.load(Ordering::Relaxed), 4);
     /// # });
     /// ```
     pub async fn execute_scoped<F, R>(&self, f: F) -> Result<R, ComputeError>
