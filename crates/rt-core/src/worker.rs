@@ -6,6 +6,7 @@ use std::future::Future;
 use std::process::{ExitCode, Termination};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use rt_config::RuntimeConfig;
 use rt_shutdown::{ShutdownPhase, ShutdownReport};
@@ -322,6 +323,11 @@ impl Worker {
         // runtimes are shut down cleanly here, outside any async context.
         let runtime = self.runtime.clone();
         let outcome = runtime.primary().block_on(self.execute_async(app));
+        if let Ok(WorkerOutcome::DeadlineExceeded { .. } | WorkerOutcome::Forced { .. }) = &outcome
+        {
+            // The budget is spent: do not wait for stuck blocking tasks on the way out.
+            runtime.set_drop_bound(Duration::ZERO);
+        }
         drop(runtime);
         outcome
     }
@@ -354,7 +360,8 @@ impl Worker {
             .coordinator(runtime.shutdown_coordinator().clone())
             .debounce(config.signal_debounce())
             .force_exit_hook(move |fx| {
-                f2.set(fx);
+                // Told after the hook returned (or panicked): the run ends only then.
+                let _tell = TellOnDrop(&f2, fx);
                 match &user_hook {
                     Some(hook) => hook(fx),
                     None => rt_signals::default_force_exit(fx),
@@ -495,6 +502,15 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         WORKER_ACTIVE.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Sets the forced-exit notice when dropped.
+struct TellOnDrop<'a>(&'a Forced, ForcedExit);
+
+impl Drop for TellOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.1);
     }
 }
 

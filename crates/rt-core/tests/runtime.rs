@@ -389,3 +389,35 @@ fn a_server_on_the_secondary_runtime_stops_in_phase_3() {
     assert_eq!(report.teardown_completed, vec!["status server".to_owned()]);
     assert!(main.is_cancelled());
 }
+
+#[test]
+fn the_fallback_is_logged_once_per_runtime() {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let rt = Runtime::from_config(config(1, 0)).unwrap();
+    let rt2 = rt.clone();
+    tracing::subscriber::with_default(subscriber, || {
+        rt.primary().block_on(async move {
+            for _ in 0..3 {
+                rt2.compute(|| ()).await.unwrap();
+            }
+        })
+    });
+    let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(out.matches("spawn_blocking").count(), 1, "{out}");
+}

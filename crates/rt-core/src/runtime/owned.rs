@@ -46,7 +46,7 @@ fn name_fn(prefix: &'static str) -> impl Fn() -> String + Send + Sync + 'static 
 impl OwnedRuntimes {
     /// Builds the primary runtime (multi-thread, `spec.workers` workers) and the secondary one
     /// (one worker, or two when the primary has four or more).
-    pub(crate) fn build(spec: PrimarySpec, shutdown_bound: Duration) -> Result<Self, RuntimeError> {
+    pub(crate) fn build(spec: PrimarySpec) -> Result<Self, RuntimeError> {
         let start = Arc::clone(&spec.on_thread_start);
         let primary = Builder::new_multi_thread()
             .worker_threads(spec.workers)
@@ -81,8 +81,13 @@ impl OwnedRuntimes {
         Ok(Self {
             primary: Some(primary),
             secondary: Some(secondary),
-            shutdown_bound,
+            shutdown_bound: Duration::ZERO,
         })
+    }
+
+    /// How long a drop from sync code waits for blocking tasks.
+    pub(crate) fn set_shutdown_bound(&mut self, bound: Duration) {
+        self.shutdown_bound = bound;
     }
 
     pub(crate) fn primary_handle(&self) -> Option<Handle> {
