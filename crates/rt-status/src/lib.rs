@@ -1,0 +1,129 @@
+//! The system status server: readiness (`/health`), liveness (`/live`) and Prometheus metrics
+//! (`/metrics`) over HTTP, for orchestrators such as Kubernetes.
+//!
+//! An orchestrator decides from HTTP probes whether to send traffic to a process and whether to
+//! restart it. A process that drains but keeps answering "ready" still receives requests it
+//! will refuse; this server turns the runtime's state into the answers the probes need:
+//!
+//! - **readiness** (`GET /health`): 200 while every registered component and endpoint is
+//!   `running` and the shutdown has not begun; 503 from phase 1 of the shutdown on, or while
+//!   an entry is not yet running, draining, stopped or failed. With nothing registered it
+//!   answers the starting health status (`DYN_SYSTEM_STARTING_HEALTH_STATUS`: `ready` → 200,
+//!   `notready`, the default, → 503), which the application can change with
+//!   [`StatusServer::set_health_status`]. The JSON body lists every entry with its state.
+//! - **liveness** (`GET /live`): 200 until phase 3 of the shutdown, then 503.
+//! - **metrics** (`GET /metrics`): OpenMetrics text, read from the runtime at each scrape.
+//!
+//! It lives in its own crate above `rt-core`, so that a service that does not want an HTTP
+//! stack (axum, hyper) does not build one.
+//!
+//! # Where it runs and when it stops
+//!
+//! [`StatusServer::start`] binds the socket at once (a taken port is a start-up error that
+//! names host and port) and serves on the runtime's **secondary** tokio runtime, so probes
+//! keep getting answers while the primary runtime is saturated with requests. It stops in
+//! **phase 3** of the shutdown, through a teardown task: during the drain (phases 1 and 2) it
+//! still answers, so that the orchestrator sees the process go not-ready and stops sending
+//! traffic before it goes away.
+//!
+//! # Configuration
+//!
+//! | key | variable | default | |
+//! |---|---|---|---|
+//! | `system_host` | `DYN_SYSTEM_HOST` | `0.0.0.0` | address to bind |
+//! | `system_port` | `DYN_SYSTEM_PORT` | unset: no server | port; 0 picks a free one ([`StatusServer::local_addr`], logged) |
+//! | `system_health_path` | `DYN_SYSTEM_HEALTH_PATH` | `/health` | readiness path |
+//! | `system_live_path` | `DYN_SYSTEM_LIVE_PATH` | `/live` | liveness path |
+//! | `system_starting_health_status` | `DYN_SYSTEM_STARTING_HEALTH_STATUS` | `notready` | readiness while nothing is registered |
+//!
+//! # Example: probes through a shutdown
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::{SocketAddr, TcpStream};
+//!
+//! use rt_core::config::RuntimeConfig;
+//! use rt_core::{Runtime, RuntimeError};
+//! use rt_status::StatusServer;
+//!
+//! /// What a probe does: one GET, the status line and body back.
+//! fn get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+//!     let mut stream = TcpStream::connect(addr)?;
+//!     write!(stream, "GET {path} HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")?;
+//!     let mut response = String::new();
+//!     stream.read_to_string(&mut response)?;
+//!     Ok(response)
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Usually from DYN_SYSTEM_HOST / DYN_SYSTEM_PORT; port 0 picks a free port.
+//! let config = RuntimeConfig::builder()
+//!     .num_worker_threads(1)
+//!     .compute_threads(1)
+//!     .system_host("127.0.0.1")
+//!     .system_port(0)
+//!     .build()?;
+//! let runtime = Runtime::from_config(config)?;
+//! let server = StatusServer::start(&runtime)?.ok_or("DYN_SYSTEM_PORT is not set")?;
+//! let addr = server.local_addr();
+//!
+//! // Nothing registered yet: the starting status, `notready` by default.
+//! assert!(get(addr, "/health")?.starts_with("HTTP/1.1 503"));
+//!
+//! // An endpoint that serves until the shutdown: once it runs, the process is ready.
+//! let endpoint = runtime.endpoint("generate").start(|ctx| async move {
+//!     ctx.cancelled().await;
+//!     Ok::<(), RuntimeError>(())
+//! })?;
+//! let health = get(addr, "/health")?;
+//! assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+//! assert!(health.contains(r#""name":"generate","kind":"endpoint","state":"running""#));
+//! assert!(get(addr, "/live")?.starts_with("HTTP/1.1 200"));
+//! let metrics = get(addr, "/metrics")?;
+//! assert!(metrics.contains(r#"dyn_runtime_endpoint_in_flight_requests{endpoint="generate"} 0"#));
+//! assert!(metrics.contains(r#"dyn_runtime_shutdown_phase{phase="running"} 1"#));
+//!
+//! // SIGTERM would do this: drain, then phase 3 stops the server.
+//! let report = runtime.primary().block_on(runtime.shutdown_and_wait(None));
+//! assert!(report.teardown_completed.iter().any(|t| t == rt_status::TEARDOWN_NAME));
+//! assert!(server.is_stopped());
+//! assert!(TcpStream::connect(addr).is_err());
+//! # drop(endpoint);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Metrics
+//!
+//! | metric | type | labels | what |
+//! |---|---|---|---|
+//! | `dyn_runtime_uptime_seconds` | gauge | | seconds since the status server started |
+//! | `dyn_runtime_shutdown_phase` | gauge | `phase` | 1 for the current phase (`running`, `draining`, `stopping`, `stopped`), 0 for the others |
+//! | `dyn_runtime_shutdown_tracker_active` | gauge | | endpoints and tasks the drain waits for |
+//! | `dyn_runtime_endpoint_in_flight_requests` | gauge | `endpoint` | requests in flight per endpoint |
+//! | `dyn_runtime_components` | gauge | `kind`, `state` | registry entries per kind and state |
+//! | `dyn_runtime_compute_threads` | gauge | | compute pool threads (0: no pool) |
+//! | `dyn_runtime_compute_tasks_total` | counter | | compute jobs that ran to the end |
+//! | `dyn_runtime_compute_tasks_panicked_total` | counter | | compute jobs that panicked |
+//! | `dyn_runtime_compute_tasks_skipped_total` | counter | | compute jobs dropped before they started |
+//! | `dyn_runtime_compute_slow_tasks_total` | counter | | compute jobs longer than 100 ms |
+//! | `dyn_runtime_compute_tasks_active` | gauge | | compute jobs running now |
+//! | `dyn_runtime_compute_tasks_queued` | gauge | | compute jobs submitted, not started |
+//! | `dyn_runtime_compute_task_mean_duration_seconds` | gauge | | mean compute job run time |
+//! | `dyn_runtime_compute_task_max_duration_seconds` | gauge | | longest compute job run time |
+//!
+//! The compute series other than `dyn_runtime_compute_threads` are absent when the runtime has
+//! no compute pool. The response's content type is
+//! `application/openmetrics-text; version=1.0.0`, which Prometheus scrapes.
+#![forbid(unsafe_code)]
+
+mod error;
+mod health;
+mod metrics;
+mod options;
+mod server;
+mod sources;
+
+pub use error::StatusError;
+pub use options::{StatusOptions, DEFAULT_METRICS_PATH};
+pub use server::{StatusServer, TEARDOWN_NAME};

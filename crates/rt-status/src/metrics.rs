@@ -1,0 +1,228 @@
+//! The Prometheus collector: every value is read from the runtime at scrape time.
+//!
+//! | metric | type | labels | what |
+//! |---|---|---|---|
+//! | `dyn_runtime_uptime_seconds` | gauge | | seconds since the status server started |
+//! | `dyn_runtime_shutdown_phase` | gauge | `phase` | 1 for the current phase, 0 for the others |
+//! | `dyn_runtime_shutdown_tracker_active` | gauge | | endpoints and tasks the drain waits for |
+//! | `dyn_runtime_endpoint_in_flight_requests` | gauge | `endpoint` | requests in flight per endpoint |
+//! | `dyn_runtime_components` | gauge | `kind`, `state` | registry entries per kind and state |
+//! | `dyn_runtime_compute_threads` | gauge | | compute pool threads (0: no pool) |
+//! | `dyn_runtime_compute_tasks_total` | counter | | jobs that ran to the end |
+//! | `dyn_runtime_compute_tasks_panicked_total` | counter | | jobs that panicked |
+//! | `dyn_runtime_compute_tasks_skipped_total` | counter | | jobs dropped before they started |
+//! | `dyn_runtime_compute_slow_tasks_total` | counter | | jobs longer than 100 ms |
+//! | `dyn_runtime_compute_tasks_active` | gauge | | jobs running now |
+//! | `dyn_runtime_compute_tasks_queued` | gauge | | jobs submitted, not started |
+//! | `dyn_runtime_compute_task_mean_duration_seconds` | gauge | | mean job run time |
+//! | `dyn_runtime_compute_task_max_duration_seconds` | gauge | | longest job run time |
+//!
+//! The compute series other than `dyn_runtime_compute_threads` are absent when the runtime
+//! has no compute pool.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
+use rt_core::registry::{ComponentKind, ComponentState};
+use rt_core::shutdown::ShutdownPhase;
+
+use crate::sources::Sources;
+
+/// The content type of [`render`]'s output (OpenMetrics text, which Prometheus scrapes).
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+const PHASES: [ShutdownPhase; 4] = [
+    ShutdownPhase::Running,
+    ShutdownPhase::Draining,
+    ShutdownPhase::Stopping,
+    ShutdownPhase::Stopped,
+];
+
+const KINDS: [ComponentKind; 2] = [ComponentKind::Component, ComponentKind::Endpoint];
+
+/// A registry holding the runtime collector.
+pub(crate) fn registry(sources: Arc<Sources>) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(RuntimeCollector { sources }));
+    registry
+}
+
+/// The registry's metrics in the OpenMetrics text format.
+pub(crate) fn render(registry: &Registry) -> Result<String, fmt::Error> {
+    let mut out = String::with_capacity(4096);
+    prometheus_client::encoding::text::encode(&mut out, registry)?;
+    Ok(out)
+}
+
+#[derive(Debug)]
+struct RuntimeCollector {
+    sources: Arc<Sources>,
+}
+
+fn gauge<V>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    value: V,
+) -> fmt::Result
+where
+    V: prometheus_client::encoding::EncodeGaugeValue + fmt::Debug + Send + Sync,
+{
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
+}
+
+fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+impl Collector for RuntimeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
+        let s = &self.sources;
+        let e = &mut encoder;
+        gauge(
+            e,
+            "dyn_runtime_uptime",
+            "Seconds since the status server started.",
+            Some(&Unit::Seconds),
+            s.started.elapsed().as_secs_f64(),
+        )?;
+
+        let phase = s.coordinator.phase();
+        let mut family = e.encode_descriptor(
+            "dyn_runtime_shutdown_phase",
+            "The shutdown phase: 1 for the current one (running, draining, stopping, stopped).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for p in PHASES {
+            ConstGauge::new(i64::from(p == phase))
+                .encode(family.encode_family(&[("phase", p.as_str())])?)?;
+        }
+
+        gauge(
+            e,
+            "dyn_runtime_shutdown_tracker_active",
+            "Endpoints and tasks the shutdown's drain (phase 2) waits for.",
+            None,
+            u64::try_from(s.coordinator.tracker().get_count()).unwrap_or(u64::MAX),
+        )?;
+
+        let components = s.registry.snapshot();
+        // The latest entry of each endpoint name, in registration order.
+        let mut endpoints: Vec<(&str, usize)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut per_state: HashMap<(ComponentKind, ComponentState), i64> = HashMap::new();
+        for c in &components {
+            *per_state.entry((c.kind, c.state)).or_default() += 1;
+            if c.kind == ComponentKind::Endpoint {
+                match index.get(c.name.as_str()) {
+                    Some(&i) => endpoints[i].1 = c.in_flight,
+                    None => {
+                        index.insert(c.name.as_str(), endpoints.len());
+                        endpoints.push((c.name.as_str(), c.in_flight));
+                    }
+                }
+            }
+        }
+        if !endpoints.is_empty() {
+            let mut family = e.encode_descriptor(
+                "dyn_runtime_endpoint_in_flight_requests",
+                "Requests in flight per endpoint.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (name, in_flight) in endpoints {
+                ConstGauge::new(u64::try_from(in_flight).unwrap_or(u64::MAX))
+                    .encode(family.encode_family(&[("endpoint", name)])?)?;
+            }
+        }
+        let mut family = e.encode_descriptor(
+            "dyn_runtime_components",
+            "Registry entries (components and endpoints) per kind and lifecycle state.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for kind in KINDS {
+            for state in ComponentState::ALL {
+                let n = per_state.get(&(kind, state)).copied().unwrap_or(0);
+                ConstGauge::new(n).encode(
+                    family.encode_family(&[("kind", kind.as_str()), ("state", state.as_str())])?,
+                )?;
+            }
+        }
+
+        let metrics = s.compute.as_ref().map(|pool| pool.metrics());
+        gauge(
+            e,
+            "dyn_runtime_compute_threads",
+            "Threads of the compute pool (0: the runtime has none).",
+            None,
+            u64::try_from(metrics.map_or(0, |m| m.num_threads)).unwrap_or(u64::MAX),
+        )?;
+        if let Some(m) = metrics {
+            counter(
+                e,
+                "dyn_runtime_compute_tasks",
+                "Compute jobs that ran to the end (panicked ones included).",
+                m.tasks_total,
+            )?;
+            counter(
+                e,
+                "dyn_runtime_compute_tasks_panicked",
+                "Compute jobs that panicked.",
+                m.tasks_panicked,
+            )?;
+            counter(
+                e,
+                "dyn_runtime_compute_tasks_skipped",
+                "Compute jobs dropped before they started.",
+                m.tasks_skipped,
+            )?;
+            counter(
+                e,
+                "dyn_runtime_compute_slow_tasks",
+                "Compute jobs that ran longer than 100 ms.",
+                m.slow_tasks,
+            )?;
+            gauge(
+                e,
+                "dyn_runtime_compute_tasks_active",
+                "Compute jobs running now.",
+                None,
+                m.tasks_active,
+            )?;
+            gauge(
+                e,
+                "dyn_runtime_compute_tasks_queued",
+                "Compute jobs submitted and not started yet.",
+                None,
+                m.queue_depth,
+            )?;
+            gauge(
+                e,
+                "dyn_runtime_compute_task_mean_duration",
+                "Mean run time of the compute jobs that ran to the end.",
+                Some(&Unit::Seconds),
+                m.avg_duration.as_secs_f64(),
+            )?;
+            gauge(
+                e,
+                "dyn_runtime_compute_task_max_duration",
+                "Longest run time of a compute job.",
+                Some(&Unit::Seconds),
+                m.max_duration.as_secs_f64(),
+            )?;
+        }
+        Ok(())
+    }
+}

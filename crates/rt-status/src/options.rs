@@ -1,0 +1,161 @@
+//! [`StatusOptions`]: where the status server listens and what it answers on.
+
+use rt_core::config::{HealthStatus, RuntimeConfig};
+
+use crate::StatusError;
+
+/// The path of the Prometheus endpoint.
+pub const DEFAULT_METRICS_PATH: &str = "/metrics";
+
+/// Where the status server listens and on which paths it answers.
+///
+/// [`from_config`](Self::from_config) reads the `system_*` keys of a [`RuntimeConfig`]
+/// (`DYN_SYSTEM_HOST`, `DYN_SYSTEM_PORT`, `DYN_SYSTEM_HEALTH_PATH`, `DYN_SYSTEM_LIVE_PATH`,
+/// `DYN_SYSTEM_STARTING_HEALTH_STATUS`); [`new`](Self::new) starts from the defaults. The
+/// `with_*` methods change one field each.
+///
+/// ```
+/// use rt_core::config::{HealthStatus, RuntimeConfig};
+/// use rt_status::StatusOptions;
+///
+/// // No port configured: no status server.
+/// assert!(StatusOptions::from_config(&RuntimeConfig::default()).is_none());
+///
+/// let config = RuntimeConfig::builder().system_port(9090).build()?;
+/// let options = StatusOptions::from_config(&config).ok_or("DYN_SYSTEM_PORT is not set")?;
+/// assert_eq!((options.host.as_str(), options.port), ("0.0.0.0", 9090));
+/// assert_eq!(options.health_path, "/health");
+///
+/// let options = StatusOptions::new("127.0.0.1", 0)
+///     .with_health_path("/ready")
+///     .with_starting_health_status(HealthStatus::Ready);
+/// assert_eq!(options.live_path, "/live");
+/// assert_eq!(options.metrics_path, "/metrics");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatusOptions {
+    /// The address to bind: an IP address or a host name (`DYN_SYSTEM_HOST`, default
+    /// `0.0.0.0`).
+    pub host: String,
+    /// The port to bind; 0 lets the operating system pick a free one, reported by
+    /// [`StatusServer::local_addr`](crate::StatusServer::local_addr) and in the log.
+    pub port: u16,
+    /// The readiness path (`DYN_SYSTEM_HEALTH_PATH`, default `/health`).
+    pub health_path: String,
+    /// The liveness path (`DYN_SYSTEM_LIVE_PATH`, default `/live`).
+    pub live_path: String,
+    /// The Prometheus path (default `/metrics`).
+    pub metrics_path: String,
+    /// The readiness reported while the registry holds no component or endpoint
+    /// (`DYN_SYSTEM_STARTING_HEALTH_STATUS`, default `notready`); the application can change
+    /// it later with [`StatusServer::set_health_status`](crate::StatusServer::set_health_status).
+    pub starting_health_status: HealthStatus,
+    /// Whether the runtime's shutdown stops the server in phase 3 (default `true`). With
+    /// `false` the server keeps answering (`503` on every probe) until
+    /// [`StatusServer::stop`](crate::StatusServer::stop) or until the secondary runtime shuts
+    /// down.
+    pub stop_on_teardown: bool,
+}
+
+impl StatusOptions {
+    /// Options for `host:port` with the default paths, `notready` as the starting status and
+    /// the stop in phase 3.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        let defaults = RuntimeConfig::default();
+        Self {
+            host: host.into(),
+            port,
+            health_path: defaults.system_health_path,
+            live_path: defaults.system_live_path,
+            metrics_path: DEFAULT_METRICS_PATH.to_owned(),
+            starting_health_status: defaults.system_starting_health_status,
+            stop_on_teardown: true,
+        }
+    }
+
+    /// The options the `system_*` keys of `config` describe, or `None` when `system_port` is
+    /// not set (the status server is disabled).
+    pub fn from_config(config: &RuntimeConfig) -> Option<Self> {
+        let port = config.system_port?;
+        Some(Self {
+            health_path: config.system_health_path.clone(),
+            live_path: config.system_live_path.clone(),
+            starting_health_status: config.system_starting_health_status,
+            ..Self::new(config.system_host.clone(), port)
+        })
+    }
+
+    /// Sets [`host`](Self::host).
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// Sets [`port`](Self::port).
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Sets [`health_path`](Self::health_path).
+    pub fn with_health_path(mut self, path: impl Into<String>) -> Self {
+        self.health_path = path.into();
+        self
+    }
+
+    /// Sets [`live_path`](Self::live_path).
+    pub fn with_live_path(mut self, path: impl Into<String>) -> Self {
+        self.live_path = path.into();
+        self
+    }
+
+    /// Sets [`metrics_path`](Self::metrics_path).
+    pub fn with_metrics_path(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = path.into();
+        self
+    }
+
+    /// Sets [`starting_health_status`](Self::starting_health_status).
+    pub fn with_starting_health_status(mut self, status: HealthStatus) -> Self {
+        self.starting_health_status = status;
+        self
+    }
+
+    /// Sets [`stop_on_teardown`](Self::stop_on_teardown).
+    pub fn with_stop_on_teardown(mut self, stop: bool) -> Self {
+        self.stop_on_teardown = stop;
+        self
+    }
+
+    /// Checks the paths: each starts with `/`, and the three differ.
+    ///
+    /// # Errors
+    ///
+    /// [`StatusError::InvalidOption`] naming the first bad option.
+    pub fn validate(&self) -> Result<(), StatusError> {
+        let paths = [
+            ("health_path", &self.health_path),
+            ("live_path", &self.live_path),
+            ("metrics_path", &self.metrics_path),
+        ];
+        for (i, (option, path)) in paths.iter().enumerate() {
+            if !path.starts_with('/') {
+                return Err(StatusError::InvalidOption {
+                    option,
+                    value: (*path).clone(),
+                    reason: "a path starting with '/'",
+                });
+            }
+            if paths[..i].iter().any(|(_, other)| other == path) {
+                return Err(StatusError::InvalidOption {
+                    option,
+                    value: (*path).clone(),
+                    reason: "a path different from the other probes' paths",
+                });
+            }
+        }
+        Ok(())
+    }
+}
