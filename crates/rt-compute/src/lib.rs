@@ -34,7 +34,6 @@
 #![forbid(unsafe_code)]
 
 mod affinity;
-mod config_shim;
 pub mod context;
 mod error;
 mod job;
@@ -47,14 +46,14 @@ mod tiers;
 #[cfg(feature = "compute-validation")]
 pub mod validation;
 
-pub use config_shim::{ComputeConfig, DEFAULT_BRIDGE_SPIN_US};
+pub use rt_config::{ComputeConfig, DEFAULT_BRIDGE_SPIN_US, MAX_BRIDGE_SPIN_US, MIN_STACK_SIZE};
 pub use context::{
     clear_context, get_pool, has_compute_context, initialize_block_permits, initialize_context,
     try_acquire_block_permit,
 };
 pub use error::ComputeError;
 pub use metrics::{ComputeMetrics, SLOW_TASK_THRESHOLD};
-pub use pool::{ComputePool, MAX_BRIDGE_SPIN_US, MIN_STACK_SIZE};
+pub use pool::ComputePool;
 pub use spawn::spawn_compute;
 #[doc(hidden)]
 pub use tiers::__private;

@@ -12,11 +12,7 @@ use crate::job::{self, JobHandle, Outcome};
 use crate::metrics::{ComputeMetrics, Counters};
 use crate::spin::SpinPolicy;
 use crate::ComputeConfig;
-
-/// Smallest stack a compute thread may be given.
-pub const MIN_STACK_SIZE: usize = 128 * 1024;
-/// Largest accepted `bridge_spin_us`.
-pub const MAX_BRIDGE_SPIN_US: u32 = 1000;
+use rt_config::{MAX_BRIDGE_SPIN_US, MAX_STACK_SIZE, MAX_THREADS, MAX_THREAD_PREFIX_LEN, MIN_STACK_SIZE};
 
 /// State shared by the pool handle and its in-flight jobs.
 #[derive(Debug)]
@@ -130,7 +126,19 @@ fn validate(config: &ComputeConfig) -> Result<(usize, usize), ComputeError> {
                 .to_owned(),
         ));
     }
+    if let Some(n) = config.num_threads.filter(|&n| n > MAX_THREADS) {
+        return Err(invalid(
+            "num_threads",
+            format!("is {n}, above the maximum of {MAX_THREADS}; use None for the default size"),
+        ));
+    }
     if let Some(s) = config.stack_size {
+        if s > MAX_STACK_SIZE {
+            return Err(invalid(
+                "stack_size",
+                format!("is {s} bytes, above the maximum of {MAX_STACK_SIZE} (1 GiB); use None for the default of 2 MiB"),
+            ));
+        }
         if s < MIN_STACK_SIZE {
             return Err(invalid(
                 "stack_size",
@@ -146,6 +154,15 @@ fn validate(config: &ComputeConfig) -> Result<(usize, usize), ComputeError> {
             "thread_prefix",
             "is empty: threads are named `{prefix}-{n}`; use a short name such as \"compute\""
                 .to_owned(),
+        ));
+    }
+    if config.thread_prefix.len() > MAX_THREAD_PREFIX_LEN {
+        return Err(invalid(
+            "thread_prefix",
+            format!(
+                "is {} bytes long, above the maximum of {MAX_THREAD_PREFIX_LEN}; use a shorter name",
+                config.thread_prefix.len()
+            ),
         ));
     }
     if config.bridge_spin_us > MAX_BRIDGE_SPIN_US {
@@ -170,8 +187,9 @@ impl ComputePool {
     /// # Errors
     ///
     /// [`ComputeError::InvalidConfig`] naming the field when `num_threads` is `Some(0)` (use
-    /// `None`, or disable the pool), `stack_size` is below 128 KiB, `thread_prefix` is empty or
-    /// `bridge_spin_us` is above 1000; [`ComputeError::ThreadStart`] when the OS refuses the
+    /// `None`, or disable the pool) or above 1024, `stack_size` is below 128 KiB or above
+    /// 1 GiB, `thread_prefix` is empty or longer than 32 bytes, or `bridge_spin_us` is above
+    /// 1000; [`ComputeError::ThreadStart`] when the OS refuses the
     /// threads.
     ///
     /// ```
