@@ -421,3 +421,27 @@ fn the_fallback_is_logged_once_per_runtime() {
     let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     assert_eq!(out.matches("spawn_blocking").count(), 1, "{out}");
 }
+
+#[test]
+fn initialize_all_thread_locals_from_a_task_on_the_same_runtime() {
+    // The caller's own worker must be reached too, and its queued tasks stolen by the others.
+    let outer = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .build()
+        .unwrap();
+    let handle = outer.handle().clone();
+    let rt = Runtime::from_handle_with_config(handle.clone(), config(1, 1)).unwrap();
+    for _ in 0..5 {
+        let rt2 = rt.clone();
+        handle
+            .block_on(async move {
+                tokio::spawn(async move { rt2.initialize_all_thread_locals().await })
+                    .await
+                    .unwrap()
+            })
+            .unwrap();
+    }
+    for (name, has_ctx) in probe_workers(&handle, 4) {
+        assert!(has_ctx, "worker {name} has no compute context");
+    }
+}
