@@ -33,6 +33,9 @@ struct Inner {
     started: AtomicBool,
     /// Whether some task or thread has taken on driving phases 2 and 3.
     driver_claimed: AtomicBool,
+    /// Notified when a driver is dropped before it finished (its runtime shut down, or the
+    /// `shutdown_and_wait` future driving inline was dropped): a waiter takes over.
+    driver_lost: tokio::sync::Notify,
     /// How long phase 1 took (set before the driver is started).
     phase1: OnceLock<Duration>,
 }
@@ -63,8 +66,10 @@ struct Inner {
 /// [`ShutdownOptions::handle`]; the runtime [`shutdown`](Self::shutdown) is called from; a
 /// dedicated thread named `rt-shutdown` with a current-thread runtime (when `shutdown` is
 /// called from plain synchronous code). Teardown tasks are polled on that task, so they must not
-/// block the thread: put blocking work in `spawn_blocking`. If the given runtime is shut down
-/// before the phases end, they stop with it.
+/// block the thread: put blocking work in `spawn_blocking`. If that runtime shuts down before
+/// the phases end, the next (or a pending) [`shutdown_and_wait`](Self::shutdown_and_wait) call
+/// drives the rest itself: phase 2 waits afresh under the same deadlines, and teardown tasks
+/// that phase 3 had already started are not run again.
 ///
 /// `Clone` is cheap (one `Arc`); all clones share one shutdown.
 ///
@@ -115,6 +120,7 @@ impl ShutdownCoordinator {
                 report: watch::Sender::new(None),
                 started: AtomicBool::new(false),
                 driver_claimed: AtomicBool::new(false),
+                driver_lost: tokio::sync::Notify::new(),
                 phase1: OnceLock::new(),
             }),
         }
@@ -266,15 +272,27 @@ impl ShutdownCoordinator {
         }
         let mut reports = self.inner.report.subscribe();
         self.shutdown();
-        if !self.inner.driver_claimed.swap(true, Ordering::AcqRel) {
-            // No runtime or thread could be started for the phases: drive them here.
-            drive(Arc::clone(&self.inner)).await;
+        loop {
+            // Created before the claim is checked, so that a driver lost after the check
+            // still wakes this waiter.
+            let lost = self.inner.driver_lost.notified();
+            if !self.inner.driver_claimed.swap(true, Ordering::AcqRel) {
+                // No runtime or thread could drive the phases, or their driver was dropped
+                // before it finished: drive them here.
+                drive(Arc::clone(&self.inner)).await;
+            }
+            tokio::select! {
+                biased;
+                report = reports.wait_for(Option::is_some) => {
+                    let report = match report {
+                        Ok(report) => report.clone().unwrap_or_default(),
+                        Err(_) => ShutdownReport::default(),
+                    };
+                    return report;
+                }
+                () = lost => {}
+            }
         }
-        let report = match reports.wait_for(Option::is_some).await {
-            Ok(report) => report.clone().unwrap_or_default(),
-            Err(_) => ShutdownReport::default(),
-        };
-        report
     }
 
     fn spawn_driver(&self) {
@@ -376,8 +394,34 @@ async fn bounded<F: Future<Output = ()>>(
     }
 }
 
-/// Phases 2 and 3, then the report.
-async fn drive(inner: Arc<Inner>) {
+/// Releases the claim on driving the phases if the driver is dropped before it publishes the
+/// report, and wakes the waiters so that one of them takes over.
+struct DriverClaim(Arc<Inner>);
+
+impl Drop for DriverClaim {
+    fn drop(&mut self) {
+        if self.0.report.borrow().is_none() {
+            tracing::warn!(
+                "the task driving the shutdown phases ended early (its runtime shut down?); \
+                 the next shutdown_and_wait call drives them"
+            );
+            self.0.driver_claimed.store(false, Ordering::Release);
+            self.0.driver_lost.notify_waiters();
+        }
+    }
+}
+
+/// Phases 2 and 3, then the report. The claim is taken outside the `async` block, so that it
+/// is released even when the future is dropped before its first poll.
+fn drive(inner: Arc<Inner>) -> impl Future<Output = ()> + Send {
+    let claim = DriverClaim(Arc::clone(&inner));
+    async move {
+        let _claim = claim;
+        drive_phases(inner).await;
+    }
+}
+
+async fn drive_phases(inner: Arc<Inner>) {
     let stop_accepting = inner.phase1.get().copied().unwrap_or_default();
     let mut deadline = inner.deadline.subscribe();
     let tracker = Arc::clone(&inner.tracker);

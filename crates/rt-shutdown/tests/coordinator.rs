@@ -276,3 +276,56 @@ fn shutdown_from_plain_sync_code_uses_its_own_thread() {
     assert!(report.is_clean());
     assert_eq!(c.phase(), ShutdownPhase::Stopped);
 }
+
+#[test]
+fn a_waiter_takes_over_when_the_driving_runtime_shuts_down_after_starting_it() {
+    waiter_takes_over(true);
+}
+
+#[test]
+fn a_waiter_takes_over_when_the_driving_runtime_shuts_down_before_starting_it() {
+    waiter_takes_over(false);
+}
+
+#[allow(clippy::unwrap_used)] // a test helper
+fn waiter_takes_over(driver_started: bool) {
+    // The phases are driven on `driving`, which is shut down in phase 2; the waiter on
+    // `waiting` finishes them.
+    let driving = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let c = ShutdownCoordinator::new(
+        ShutdownOptions::default()
+            .with_graceful_timeout(secs(30))
+            .with_handle(driving.handle().clone()),
+    );
+    let guard = c.tracker().register_task("request").unwrap();
+    c.add_teardown("close", || async {});
+    c.shutdown();
+    if driver_started {
+        // Let the driver start phase 2, then shut its runtime down under it.
+        driving.block_on(tokio::task::yield_now());
+    }
+    drop(driving);
+    assert_eq!(c.phase(), ShutdownPhase::Draining);
+
+    let waiting = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let report = waiting.block_on(async {
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(secs(4)).await;
+            drop(guard);
+        });
+        let report = c.shutdown_and_wait(None).await;
+        release.await.unwrap();
+        report
+    });
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.drain, secs(4));
+    assert_eq!(report.teardown_completed, ["close"]);
+    assert_eq!(c.phase(), ShutdownPhase::Stopped);
+}
