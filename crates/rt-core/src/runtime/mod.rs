@@ -129,15 +129,6 @@ fn build_pool(config: &RuntimeConfig) -> Option<Arc<ComputePool>> {
         );
         return None;
     };
-    // Field by field: the same whether the pool's crate names the config type itself or
-    // re-exports the loader's.
-    let compute = rt_compute::ComputeConfig {
-        num_threads: compute.num_threads,
-        stack_size: compute.stack_size,
-        thread_prefix: compute.thread_prefix,
-        pin_threads: compute.pin_threads,
-        bridge_spin_us: compute.bridge_spin_us,
-    };
     match ComputePool::new(compute) {
         Ok(pool) => Some(Arc::new(pool)),
         Err(e) => {
