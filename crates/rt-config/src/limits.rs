@@ -2,7 +2,7 @@
 
 /// Default spin time, in microseconds, of a waiting side of the compute bridge before it
 /// parks. `0` means it parks at once.
-pub const DEFAULT_BRIDGE_SPIN_US: u32 = 0;
+pub const DEFAULT_BRIDGE_SPIN_US: u32 = 50;
 /// Largest allowed bridge spin time, in microseconds.
 pub const MAX_BRIDGE_SPIN_US: u32 = 1_000;
 

@@ -83,7 +83,7 @@ fn compute_config_follows_the_runtime_config() {
     .to_string();
     assert_eq!(
         line,
-        "num_threads=3 stack_size=default(2097152) thread_prefix=\"compute\" pin_threads=false bridge_spin_us=0"
+        "num_threads=3 stack_size=default(2097152) thread_prefix=\"compute\" pin_threads=false bridge_spin_us=50"
     );
 }
 
