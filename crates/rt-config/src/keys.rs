@@ -69,7 +69,7 @@ static KEYS: &[KeySpec] = &[
         "1 to 32 characters from A-Z a-z 0-9 - _ .", "Compute threads are named \"{prefix}-{n}\".", None),
     key("compute_pin_threads", "DYN_COMPUTE_PIN_THREADS", "boolean", "false",
         "true or false (variables also: 1/0, yes/no, on/off)", "Pin each compute thread to one CPU.", None),
-    key("compute_bridge_spin_us", "DYN_COMPUTE_BRIDGE_SPIN_US", "integer (microseconds)", "0",
+    key("compute_bridge_spin_us", "DYN_COMPUTE_BRIDGE_SPIN_US", "integer (microseconds)", "50",
         "0 to 1000; 0 never spins",
         "How long a waiting side of the async/compute bridge spins before it parks.", None),
     key("signal_debounce_ms", "DYN_SIGNAL_DEBOUNCE_MS", "integer (milliseconds)", "0",
