@@ -1,5 +1,6 @@
 //! The status server over real loopback HTTP: ephemeral ports on 127.0.0.1, a tiny blocking
 //! HTTP/1.1 client, shutdown sequenced with channels and in-flight guards (no sleeps).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a test failure
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
