@@ -152,3 +152,8 @@ pub use rt_shutdown::{
 };
 pub use rt_signals::{SignalError, SignalKind, SignalListener};
 pub use tokio_util::sync::CancellationToken;
+
+/// The README's example, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
