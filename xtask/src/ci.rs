@@ -34,7 +34,13 @@ fn steps() -> Vec<Step> {
         step("test", &["test", "--workspace"]),
         step(
             "test rt-compute --features compute-validation",
-            &["test", "-p", "rt-compute", "--features", "compute-validation"],
+            &[
+                "test",
+                "-p",
+                "rt-compute",
+                "--features",
+                "compute-validation",
+            ],
         ),
         step(
             "test rt-signals --features systemd",
@@ -50,9 +56,10 @@ fn steps() -> Vec<Step> {
         "loom (rt-shutdown)",
         &["test", "-p", "rt-shutdown", "--test", "loom", "--release"],
     );
-    loom.cmd
-        .env("RUSTFLAGS", "--cfg loom")
-        .env("CARGO_TARGET_DIR", workspace_root().join("target").join("loom"));
+    loom.cmd.env("RUSTFLAGS", "--cfg loom").env(
+        "CARGO_TARGET_DIR",
+        workspace_root().join("target").join("loom"),
+    );
     out.push(loom);
     let mut doc = step("doc", &["doc", "--workspace", "--no-deps"]);
     doc.cmd.env("RUSTDOCFLAGS", "-D warnings");
