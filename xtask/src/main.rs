@@ -4,15 +4,18 @@
 //!   loom variants) and docs, stopping at the first failing step and naming it.
 //! * `cargo xtask bench [--quick]`: the benchmarks, a table of their figures and
 //!   `target/xtask/bench-summary.json`.
+//! * `cargo xtask demo [driver args]`: builds the demo service in release mode, loads it,
+//!   sends SIGTERM with requests in flight and prints what the shutdown did.
 
 use std::process::{Command, ExitCode};
 
 mod bench;
 mod ci;
+mod demo;
 mod json;
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n  bench   benchmarks + target/xtask/bench-summary.json (--quick: under 2 minutes)\n"
+    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n  bench   benchmarks + target/xtask/bench-summary.json (--quick: under 2 minutes)\n  demo    build the demo service, load it, SIGTERM it mid-flight, print the shutdown table\n"
 }
 
 fn main() -> ExitCode {
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
     let result = match cmd.as_str() {
         "ci" => ci::run(rest),
         "bench" => bench::run(rest),
+        "demo" => demo::run(rest),
         "help" | "--help" | "-h" => {
             print!("{}", usage());
             Ok(())

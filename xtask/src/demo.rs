@@ -1,0 +1,53 @@
+//! `cargo xtask demo`: builds the demo service and its driver in release mode, runs the driver
+//! and passes its exit code through.
+//!
+//! The driver starts `demo-service` on loopback ports, loads it for a few seconds, sends
+//! SIGTERM with requests in flight and prints a table of what the shutdown did (see
+//! `crates/rt-demo/src/driver.rs`). Extra arguments go to the driver, e.g.
+//! `cargo xtask demo --clients 64 --duration 5`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{cargo, workspace_root};
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let status = cargo()
+        .args(["build", "--release", "-p", "rt-demo"])
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("`cargo build --release -p rt-demo` failed".to_owned());
+    }
+    let bin = target_dir().join("release");
+    let driver = bin.join("demo-driver");
+    let service = bin.join("demo-service");
+    let status = Command::new(&driver)
+        .arg("--service")
+        .arg(&service)
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", driver.display()))?;
+    match status.code() {
+        Some(0) => Ok(()),
+        // Pass the driver's verdict through as the exit status.
+        Some(code) => std::process::exit(code),
+        None => Err(format!("{} was killed by a signal", driver.display())),
+    }
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set, else `target` in the workspace.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        }
+        _ => workspace_root().join("target"),
+    }
+}
