@@ -170,9 +170,9 @@ fn calibrate(target: Duration) -> u64 {
     }
 }
 
-fn time_async<F: Future>(rt: &Runtime, fut: F) -> Duration
+fn time_async<F>(rt: &Runtime, fut: F) -> Duration
 where
-    F: Send + 'static,
+    F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     rt.block_on(async move {
@@ -230,7 +230,11 @@ fn json_line(fields: &[(&str, &[(&str, f64)])]) -> String {
             let inner: Vec<String> = kv
                 .iter()
                 .map(|(k, v)| {
-                    let v = if v.is_finite() { format!("{v:.3}") } else { "null".into() };
+                    let v = if v.is_finite() {
+                        format!("{v:.3}")
+                    } else {
+                        "null".into()
+                    };
                     format!("\"{k}\": {v}")
                 })
                 .collect();
@@ -263,7 +267,12 @@ fn summary(s: &Setup, w: &Workloads) {
             (*how, m, p)
         })
         .collect();
-    let get = |b: Bridge| bridge.iter().find(|x| x.0 == b).map_or((f64::NAN, f64::NAN), |x| (x.1, x.2));
+    let get = |b: Bridge| {
+        bridge
+            .iter()
+            .find(|x| x.0 == b)
+            .map_or((f64::NAN, f64::NAN), |x| (x.1, x.2))
+    };
 
     // Large job: 2 ms of work, inline vs through the bridge, interleaved.
     let n_large = if q { 60 } else { 200 };
@@ -275,8 +284,11 @@ fn summary(s: &Setup, w: &Workloads) {
         inline_l.push(t.elapsed().as_nanos() as f64);
         let p = Arc::clone(&s.pool);
         ours_l.push(
-            time_async(&s.rt, async move { p.execute(move || work(7, iters)).await })
-                .as_nanos() as f64,
+            time_async(
+                &s.rt,
+                async move { p.execute(move || work(7, iters)).await },
+            )
+            .as_nanos() as f64,
         );
     }
     let (inline_large, _) = stats(inline_l);
@@ -299,8 +311,10 @@ fn summary(s: &Setup, w: &Workloads) {
         let items = w.map_items.clone();
         let p = Arc::clone(&s.pool);
         ours_m.push(
-            time_async(&s.rt, async move { p.parallel_map(items, move |x| work(x, it)).await })
-                .as_nanos() as f64,
+            time_async(&s.rt, async move {
+                p.parallel_map(items, move |x| work(x, it)).await
+            })
+            .as_nanos() as f64,
         );
     }
     let (raw_map, _) = stats(raw_m);
@@ -415,9 +429,12 @@ fn criterion_benches(c: &mut Criterion, s: &Setup, w: &Workloads) {
     g.bench_function("par_iter", |b| {
         b.iter(|| {
             let items = w.map_items.clone();
-            s.pool
-                .rayon_pool()
-                .install(|| items.into_par_iter().map(|x| work(x, it)).collect::<Vec<_>>())
+            s.pool.rayon_pool().install(|| {
+                items
+                    .into_par_iter()
+                    .map(|x| work(x, it))
+                    .collect::<Vec<_>>()
+            })
         })
     });
     g.bench_function("ours", |b| {

@@ -75,18 +75,29 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         Ok(old) => match json::parse(&old) {
             Ok(v @ Json::Obj(_)) => v,
             _ => {
-                eprintln!("xtask: {} was not a JSON object; starting afresh", summary.display());
+                eprintln!(
+                    "xtask: {} was not a JSON object; starting afresh",
+                    summary.display()
+                );
                 Json::Obj(Vec::new())
             }
         },
         Err(_) => Json::Obj(Vec::new()),
     };
     let mut fresh = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v = json::parse(line)
-            .map_err(|e| format!("{} line {}: {e}", lines.display(), n + 1))?;
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v =
+            json::parse(line).map_err(|e| format!("{} line {}: {e}", lines.display(), n + 1))?;
         let Json::Obj(sections) = v else {
-            return Err(format!("{} line {}: not a JSON object", lines.display(), n + 1));
+            return Err(format!(
+                "{} line {}: not a JSON object",
+                lines.display(),
+                n + 1
+            ));
         };
         for (k, v) in sections {
             merged.set(&k, v);
@@ -152,7 +163,10 @@ fn print_table(v: &Json, fresh: &[String]) {
     if v.get("bridge").is_some() {
         let ours = num(v, "bridge", "ours_ns").unwrap_or(f64::NAN);
         println!("\nBridge: round trip of a trivial job from a tokio task (per job, one run)");
-        println!("  {:<44} {:>11} {:>11} {:>12}", "path", "median", "p99", "ours/this");
+        println!(
+            "  {:<44} {:>11} {:>11} {:>12}",
+            "path", "median", "p99", "ours/this"
+        );
         let rows = [
             ("ours", "rt-compute execute (one hop)"),
             ("double_hop", "reference: tokio_rayon::spawn + install"),
@@ -207,8 +221,15 @@ fn print_table(v: &Json, fresh: &[String]) {
     // Sections this command has no layout for: key = value.
     const KNOWN: [&str; 4] = ["bridge", "large_job", "parallel_map", "saturation"];
     if let Json::Obj(sections) = v {
-        for (name, body) in sections.iter().filter(|(n, _)| !KNOWN.contains(&n.as_str())) {
-            let tag = if fresh.contains(name) { "" } else { " (from an earlier run)" };
+        for (name, body) in sections
+            .iter()
+            .filter(|(n, _)| !KNOWN.contains(&n.as_str()))
+        {
+            let tag = if fresh.contains(name) {
+                ""
+            } else {
+                " (from an earlier run)"
+            };
             println!("\n{name}{tag}:");
             if let Json::Obj(kv) = body {
                 for (k, x) in kv {

@@ -271,7 +271,10 @@ impl Parser<'_> {
     fn number(&mut self) -> Result<Json, String> {
         let start = self.i;
         while self.i < self.s.len()
-            && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+            && matches!(
+                self.s[self.i],
+                b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+            )
         {
             self.i += 1;
         }
@@ -294,7 +297,12 @@ mod tests {
     fn round_trips() {
         let text = r#"{"bridge": {"ours_ns": 1234.5, "n": 3}, "s": "a\"b\u00e9ü", "a": [1, true, null], "e": {}}"#;
         let v = parse(text).unwrap();
-        assert_eq!(v.get("bridge").and_then(|b| b.get("ours_ns")).and_then(Json::num), Some(1234.5));
+        assert_eq!(
+            v.get("bridge")
+                .and_then(|b| b.get("ours_ns"))
+                .and_then(Json::num),
+            Some(1234.5)
+        );
         assert_eq!(v.get("s"), Some(&Json::Str("a\"béü".into())));
         assert_eq!(parse(&v.pretty()).unwrap(), v);
         assert!(parse("{").is_err());

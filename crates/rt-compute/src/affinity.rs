@@ -30,7 +30,9 @@ pub(crate) fn pin(index: usize, cores: &[usize]) {
         .and_then(|()| sched_setaffinity(Pid::from_raw(0), &set));
     match result {
         Ok(()) => tracing::debug!(thread = index, core, "compute thread pinned"),
-        Err(e) => tracing::warn!(thread = index, core, error = %e, "pin_threads: could not pin a compute thread; it stays unpinned"),
+        Err(e) => {
+            tracing::warn!(thread = index, core, error = %e, "pin_threads: could not pin a compute thread; it stays unpinned")
+        }
     }
 }
 

@@ -46,7 +46,6 @@ mod tiers;
 #[cfg(feature = "compute-validation")]
 pub mod validation;
 
-pub use rt_config::{ComputeConfig, DEFAULT_BRIDGE_SPIN_US, MAX_BRIDGE_SPIN_US, MIN_STACK_SIZE};
 pub use context::{
     clear_context, get_pool, has_compute_context, initialize_block_permits, initialize_context,
     try_acquire_block_permit,
@@ -54,6 +53,7 @@ pub use context::{
 pub use error::ComputeError;
 pub use metrics::{ComputeMetrics, SLOW_TASK_THRESHOLD};
 pub use pool::ComputePool;
+pub use rt_config::{ComputeConfig, DEFAULT_BRIDGE_SPIN_US, MAX_BRIDGE_SPIN_US, MIN_STACK_SIZE};
 pub use spawn::spawn_compute;
 #[doc(hidden)]
 pub use tiers::__private;

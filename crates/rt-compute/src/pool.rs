@@ -12,7 +12,9 @@ use crate::job::{self, JobHandle, Outcome};
 use crate::metrics::{ComputeMetrics, Counters};
 use crate::spin::SpinPolicy;
 use crate::ComputeConfig;
-use rt_config::{MAX_BRIDGE_SPIN_US, MAX_STACK_SIZE, MAX_THREADS, MAX_THREAD_PREFIX_LEN, MIN_STACK_SIZE};
+use rt_config::{
+    MAX_BRIDGE_SPIN_US, MAX_STACK_SIZE, MAX_THREADS, MAX_THREAD_PREFIX_LEN, MIN_STACK_SIZE,
+};
 
 /// State shared by the pool handle and its in-flight jobs.
 #[derive(Debug)]
@@ -30,7 +32,7 @@ impl PoolShared {
     }
 
     /// Runs `f` as a job: skip if cancelled, time it, catch its panic.
-    fn run<F, R>(&self, completer: job::Completer<R>, f: F)
+    fn run<F, R>(&self, kind: usize, completer: job::Completer<R>, f: F)
     where
         F: FnOnce() -> R,
     {
@@ -44,8 +46,10 @@ impl PoolShared {
             Ok(v) => Outcome::Value(v),
             Err(p) => Outcome::Panic(p),
         };
+        let elapsed = started.elapsed();
+        self.spin.record(kind, elapsed);
         self.counters
-            .on_finish(started.elapsed(), matches!(outcome, Outcome::Panic(_)));
+            .on_finish(elapsed, matches!(outcome, Outcome::Panic(_)));
         completer.finish(outcome);
     }
 }
@@ -71,8 +75,9 @@ impl PoolShared {
 ///   process's panic hook still runs, so the message is also printed as usual.)
 /// * **Waiting.** The first poll may spin for up to `bridge_spin_us` microseconds (see
 ///   [`ComputeConfig`]) waiting for a short job, then parks the task like any other future.
-///   Spinning adapts: it stops when jobs keep outlasting the budget and never happens when the
-///   pool is busy.
+///   Spinning adapts: the pool learns how long the jobs of each call site run and spins only
+///   for those shorter than the budget, never when the pool is busy, and backs off when spins
+///   keep running out (an oversubscribed machine).
 /// * **Ordering.** Jobs start roughly in submission order (Rayon's injector queue is FIFO), but
 ///   with several threads they run concurrently and may finish in any order.
 ///
@@ -279,11 +284,12 @@ impl ComputePool {
         R: Send + 'static,
     {
         let shared = &*self.shared;
-        let may_spin = shared.spin.should_spin(|| shared.busy());
+        let kind = crate::spin::kind_of::<F>();
+        let may_spin = shared.spin.should_spin(kind, || shared.busy());
         let (completer, slot) = job::slot();
         let run_on = Arc::clone(&self.shared);
         shared.counters.on_submit();
-        self.pool.spawn(move || run_on.run(completer, f));
+        self.pool.spawn(move || run_on.run(kind, completer, f));
         JobHandle::new(slot, shared, may_spin)
     }
 

@@ -1,5 +1,6 @@
 //! Thread-local context, the tier macros in both forms on both runtime flavours, and
 //! spawn_compute.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup is a failed test
 
 use std::sync::Arc;
 
@@ -114,7 +115,10 @@ fn on_thread_start_installs_the_context_on_every_worker() {
         }
         all
     });
-    assert!(seen.iter().all(|(ctx, name)| *ctx && name == WORKER), "{seen:?}");
+    assert!(
+        seen.iter().all(|(ctx, name)| *ctx && name == WORKER),
+        "{seen:?}"
+    );
 }
 
 #[test]
@@ -128,7 +132,11 @@ fn compute_small_runs_inline_in_both_forms() {
             let b = compute_small!(p, thread_name());
             (a, b)
         });
-        let here = if multi { WORKER.to_owned() } else { thread_name() };
+        let here = if multi {
+            WORKER.to_owned()
+        } else {
+            thread_name()
+        };
         assert_eq!((a.as_str(), b.as_str()), (here.as_str(), here.as_str()));
     }
     // Also in plain sync code, borrowing.
@@ -142,7 +150,10 @@ fn compute_medium_blocks_in_place_on_multi_thread_with_a_permit() {
     let rt = runtime(true, &pool, 1);
     let p = Arc::clone(&pool);
     let (bare, with_pool) = run_on(&rt, &pool, 1, async move {
-        (compute_medium!(thread_name()), compute_medium!(p, thread_name()))
+        (
+            compute_medium!(thread_name()),
+            compute_medium!(p, thread_name()),
+        )
     });
     assert_eq!(bare, WORKER);
     assert_eq!(with_pool, WORKER);
@@ -154,7 +165,10 @@ fn compute_medium_goes_to_the_pool_without_a_permit() {
     let rt = runtime(true, &pool, 0);
     let p = Arc::clone(&pool);
     let (bare, with_pool) = run_on(&rt, &pool, 0, async move {
-        (compute_medium!(thread_name()), compute_medium!(p, thread_name()))
+        (
+            compute_medium!(thread_name()),
+            compute_medium!(p, thread_name()),
+        )
     });
     assert!(on_pool(&bare), "{bare}");
     assert!(on_pool(&with_pool), "{with_pool}");
@@ -167,7 +181,10 @@ fn compute_medium_never_blocks_in_place_on_a_current_thread_runtime() {
     let rt = runtime(false, &pool, 4);
     let p = Arc::clone(&pool);
     let (bare, with_pool) = run_on(&rt, &pool, 4, async move {
-        (compute_medium!(thread_name()), compute_medium!(p, thread_name()))
+        (
+            compute_medium!(thread_name()),
+            compute_medium!(p, thread_name()),
+        )
     });
     assert!(on_pool(&bare), "{bare}");
     assert!(on_pool(&with_pool), "{with_pool}");
@@ -197,7 +214,12 @@ fn without_context_the_bare_forms_run_inline() {
     let rt = Builder::new_current_thread().build().unwrap();
     clear_context();
     let here = thread_name();
-    let (m, l) = rt.block_on(async { (compute_medium!(thread_name()), compute_large!(thread_name())) });
+    let (m, l) = rt.block_on(async {
+        (
+            compute_medium!(thread_name()),
+            compute_large!(thread_name()),
+        )
+    });
     assert_eq!((m.as_str(), l.as_str()), (here.as_str(), here.as_str()));
 }
 
@@ -210,7 +232,10 @@ fn macros_run_inline_on_a_pool_thread() {
             let here = thread_name();
             let p = pool();
             let got = rt.block_on(async move {
-                (compute_medium!(p, thread_name()), compute_large!(p, thread_name()))
+                (
+                    compute_medium!(p, thread_name()),
+                    compute_large!(p, thread_name()),
+                )
             });
             (here, got)
         })
@@ -231,11 +256,9 @@ fn macro_panics_propagate_with_their_payload_on_both_flavours() {
                     initialize_context(Arc::clone(&p), Arc::new(Semaphore::new(permits)));
                 }
                 let p2 = Arc::clone(&p);
-                let a = tokio::spawn(async move {
-                    compute_medium!(p2, boom("medium boom"))
-                })
-                .await
-                .unwrap_err();
+                let a = tokio::spawn(async move { compute_medium!(p2, boom("medium boom")) })
+                    .await
+                    .unwrap_err();
                 let b = tokio::spawn(async move { compute_large!(boom("large boom")) })
                     .await
                     .unwrap_err();
@@ -261,7 +284,11 @@ fn spawn_compute_routes_to_the_pool_or_spawn_blocking() {
         .build()
         .unwrap();
     let on = plain.block_on(async { tokio::spawn(spawn_compute(thread_name)).await.unwrap() });
-    assert_eq!(on.unwrap(), "plain", "spawn_blocking threads carry the runtime's name");
+    assert_eq!(
+        on.unwrap(),
+        "plain",
+        "spawn_blocking threads carry the runtime's name"
+    );
     let err = plain
         .block_on(async { spawn_compute(|| panic!("blocking boom")).await })
         .unwrap_err();

@@ -1,4 +1,5 @@
 //! ComputePool: construction, every async method, execute_sync, metrics, panics, cancellation.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup is a failed test
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -200,7 +201,10 @@ async fn parallel_map_keeps_order() {
     let empty: Vec<u32> = pool.parallel_map(Vec::new(), |x: u32| x).await.unwrap();
     assert!(empty.is_empty());
     let err = pool
-        .parallel_map(vec![1, 2, 3], |x: i32| if x == 2 { panic!("item {x}") } else { x })
+        .parallel_map(
+            vec![1, 2, 3],
+            |x: i32| if x == 2 { panic!("item {x}") } else { x },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "compute job panicked: item 2");
@@ -231,7 +235,10 @@ async fn parallel_batch_returns_one_result_per_batch() {
 #[test]
 fn execute_sync_blocks_and_catches_panics() {
     let pool = pool(2);
-    assert!(pool.execute_sync(thread_name).unwrap().starts_with("compute-"));
+    assert!(pool
+        .execute_sync(thread_name)
+        .unwrap()
+        .starts_with("compute-"));
     // It may borrow from the caller.
     let data = [1, 2, 3];
     assert_eq!(pool.execute_sync(|| data.iter().sum::<i32>()).unwrap(), 6);
@@ -259,7 +266,10 @@ async fn panics_come_back_as_errors_and_the_pool_keeps_its_threads() {
             .execute(move || -> u32 { panic!("job {i} failed") })
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), format!("compute job panicked: job {i} failed"));
+        assert_eq!(
+            err.to_string(),
+            format!("compute job panicked: job {i} failed")
+        );
     }
     let err = pool
         .execute(|| std::panic::panic_any(42u8))
@@ -335,7 +345,10 @@ async fn dropping_the_future_before_the_job_starts_skips_it() {
     pool.execute(|| ()).await.unwrap();
     let barrier = Arc::new(Barrier::new(2));
     let (b1, b2) = (Arc::clone(&barrier), Arc::clone(&barrier));
-    let _ = tokio::join!(pool.execute(move || b1.wait()), pool.execute(move || b2.wait()));
+    let _ = tokio::join!(
+        pool.execute(move || b1.wait()),
+        pool.execute(move || b2.wait())
+    );
     assert!(!ran.load(Ordering::SeqCst), "a cancelled job ran");
     let m = pool.metrics();
     assert_eq!(m.tasks_skipped, 1);
@@ -414,7 +427,13 @@ async fn metrics_count_jobs_activity_and_durations() {
     assert_eq!((m.tasks_total, m.tasks_active), (3, 0));
 
     let line = m.to_string();
-    for part in ["threads=2", "tasks_total=3", "active=0", "queued=0", "slow(>100ms)=1"] {
+    for part in [
+        "threads=2",
+        "tasks_total=3",
+        "active=0",
+        "queued=0",
+        "slow(>100ms)=1",
+    ] {
         assert!(line.contains(part), "{line}");
     }
 }
@@ -427,7 +446,9 @@ fn bridge_works_without_spinning() {
         ..ComputeConfig::default()
     })
     .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let total: u64 = rt.block_on(async {
         let mut total = 0;
         for i in 0..200u64 {

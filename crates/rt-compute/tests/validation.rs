@@ -1,5 +1,6 @@
 //! Feature `compute-validation`: the macros time their work and count misplaced tiers.
 #![cfg(feature = "compute-validation")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup is a failed test
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,7 +54,9 @@ fn slow_work_in_a_small_or_medium_tier_is_counted() {
     let d = delta(before);
     assert_eq!((d.checked, d.small_too_slow), (1, 1));
 
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let p = pool();
     let before = stats();
     rt.block_on(async {
@@ -74,7 +77,9 @@ fn every_macro_form_is_timed_on_both_flavours() {
                 .build()
                 .unwrap()
         } else {
-            tokio::runtime::Builder::new_current_thread().build().unwrap()
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
         };
         let before = stats();
         let p2 = Arc::clone(&p);
@@ -95,6 +100,9 @@ fn every_macro_form_is_timed_on_both_flavours() {
         assert_eq!(d.checked, 6, "multi={multi}");
         assert_eq!(d.inline_fallbacks, 2, "multi={multi}");
         // The 1 ms sleep in compute_large! is never "too fast".
-        assert!(d.large_too_fast <= 1, "only the trivial bare compute_large! may count");
+        assert!(
+            d.large_too_fast <= 1,
+            "only the trivial bare compute_large! may count"
+        );
     }
 }
