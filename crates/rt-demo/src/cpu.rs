@@ -53,7 +53,10 @@ pub fn burn(cpu: Duration) -> Burnt {
         ended: Instant::now(),
         cpu: used,
         checksum: x,
-        thread: std::thread::current().name().unwrap_or("unnamed").to_owned(),
+        thread: std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned(),
     }
 }
 

@@ -39,7 +39,6 @@
 //! **unexpected**. The driver exits 1 when `lost` or `unexpected` is not zero, when the
 //! service's exit code is not 0, or when the service printed no report; 2 on a usage error.
 
-use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::Command;
@@ -195,7 +194,8 @@ struct Tally {
     refused_unanswered: AtomicU64,
     other_status: AtomicU64,
     unexpected: AtomicU64,
-    overhead_us: Mutex<Vec<u64>>,
+    /// Per 200: (bridge overhead, submit to start, end to resume), µs.
+    overhead_us: Mutex<Vec<(u64, u64, u64)>>,
     first_unexpected: Mutex<Option<String>>,
 }
 
@@ -217,6 +217,37 @@ struct Probe {
     status: Option<u16>,
 }
 
+/// The compute bridge's overhead over the completed requests, µs.
+#[derive(Debug)]
+struct Overhead {
+    median: u64,
+    p99: u64,
+    submit_to_start_median: u64,
+    end_to_resume_median: u64,
+    n: usize,
+}
+
+impl Overhead {
+    fn of(samples: &[(u64, u64, u64)]) -> Option<Self> {
+        fn quantile(mut v: Vec<u64>, q: f64) -> u64 {
+            v.sort_unstable();
+            let i = ((v.len().saturating_sub(1)) as f64 * q).round() as usize;
+            v.get(i).copied().unwrap_or(0)
+        }
+        if samples.is_empty() {
+            return None;
+        }
+        let column = |f: fn(&(u64, u64, u64)) -> u64| samples.iter().map(f).collect::<Vec<_>>();
+        Some(Overhead {
+            median: quantile(column(|s| s.0), 0.5),
+            p99: quantile(column(|s| s.0), 0.99),
+            submit_to_start_median: quantile(column(|s| s.1), 0.5),
+            end_to_resume_median: quantile(column(|s| s.2), 0.5),
+            n: samples.len(),
+        })
+    }
+}
+
 /// Everything the table is made of.
 #[derive(Debug)]
 struct Summary {
@@ -236,7 +267,7 @@ struct Summary {
     health_probes_in_drain: usize,
     exit_code: i32,
     report: Option<ReportLine>,
-    overhead: Option<(u64, u64, usize)>,
+    overhead: Option<Overhead>,
 }
 
 impl Summary {
@@ -363,10 +394,11 @@ impl Summary {
         row("exit code", self.exit_code.to_string());
         row(
             "compute-bridge overhead (median / p99)",
-            match self.overhead {
-                Some((median, p99, n)) => {
-                    format!("{median} µs / {p99} µs over {n} requests (submit→start + end→resume)")
-                }
+            match &self.overhead {
+                Some(o) => format!(
+                    "{} µs / {} µs over {} requests (median submit→start {} µs + end→resume {} µs)",
+                    o.median, o.p99, o.n, o.submit_to_start_median, o.end_to_resume_median
+                ),
                 None => "no completed request".to_owned(),
             },
         );
@@ -400,6 +432,9 @@ impl Rng {
 }
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the driver waits for the service to exit after the SIGTERM before it gives up
+/// (and kills it).
+const EXIT_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn drive(o: &Options) -> Result<Summary, DemoError> {
     let mut command = Command::new(&o.service);
@@ -432,11 +467,8 @@ fn drive(o: &Options) -> Result<Summary, DemoError> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::with_capacity(o.clients);
     for i in 0..o.clients {
-        let (tally, draining, stop) = (
-            Arc::clone(&tally),
-            Arc::clone(&draining),
-            Arc::clone(&stop),
-        );
+        let (tally, draining, stop) =
+            (Arc::clone(&tally), Arc::clone(&draining), Arc::clone(&stop));
         let (addr, cpu, wait) = (addrs.http, o.cpu_ms, o.wait_ms);
         workers.push(thread::spawn(move || {
             let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ ((i as u64 + 1) * 0x9E37_79B9));
@@ -458,7 +490,11 @@ fn drive(o: &Options) -> Result<Summary, DemoError> {
                                 .overhead_us
                                 .lock()
                                 .unwrap_or_else(PoisonError::into_inner)
-                                .push(w.bridge_overhead_us),
+                                .push((
+                                    w.bridge_overhead_us,
+                                    w.submit_to_start_us,
+                                    w.end_to_resume_us,
+                                )),
                             Err(e) => tally.note_unexpected(e.to_string()),
                         }
                         false
@@ -491,7 +527,7 @@ fn drive(o: &Options) -> Result<Summary, DemoError> {
                 };
                 if refused {
                     // Do not spin on a closed port.
-                    thread::sleep(Duration::from_millis(20));
+                    thread::sleep(Duration::from_millis(50));
                 }
             }
         }));
@@ -552,7 +588,7 @@ fn drive(o: &Options) -> Result<Summary, DemoError> {
     let exit: Exit = loop {
         match service.wait_exit(Duration::from_millis(100)) {
             Ok(exit) => break exit,
-            Err(_) if sigterm_at.elapsed() < Duration::from_secs(3600) => {
+            Err(_) if sigterm_at.elapsed() < EXIT_TIMEOUT => {
                 bar.draw(&format!(
                     "draining {:>5.1} s  in flight {:>4}  refused {:>5}",
                     sigterm_at.elapsed().as_secs_f64(),
@@ -576,7 +612,10 @@ fn drive(o: &Options) -> Result<Summary, DemoError> {
     }
     let _ = prober.join();
 
-    let probes = probes.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let probes = probes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     let in_drain: Vec<Probe> = probes
         .iter()
         .copied()
@@ -586,17 +625,12 @@ fn drive(o: &Options) -> Result<Summary, DemoError> {
         .iter()
         .find(|p| p.status == Some(503))
         .map(|p| p.at.saturating_duration_since(sigterm_at));
-    let mut overheads = std::mem::take(
-        &mut *tally
+    let overhead = Overhead::of(
+        &tally
             .overhead_us
             .lock()
             .unwrap_or_else(PoisonError::into_inner),
     );
-    overheads.sort_unstable();
-    let overhead = (!overheads.is_empty()).then(|| {
-        let pick = |q: f64| overheads[((overheads.len() - 1) as f64 * q).round() as usize];
-        (pick(0.5), pick(0.99), overheads.len())
-    });
     let report = service.report();
     if report.is_none() || exit.code() != 0 {
         eprintln!(
@@ -656,12 +690,11 @@ fn gauge(fraction: f64) -> String {
     format!("[{}{}]", "#".repeat(done), "-".repeat(WIDTH - done))
 }
 
-/// The progress display on stderr: redrawn in place on a terminal, one line a second
+/// The progress display on stderr: redrawn in place on a terminal, at most one line a second
 /// otherwise (a CI log).
 struct Bar {
     tty: bool,
     last: Option<Instant>,
-    pending: VecDeque<String>,
 }
 
 impl Bar {
@@ -669,7 +702,6 @@ impl Bar {
         Bar {
             tty: std::io::stderr().is_terminal(),
             last: None,
-            pending: VecDeque::new(),
         }
     }
 
@@ -677,27 +709,20 @@ impl Bar {
         let mut err = std::io::stderr().lock();
         if self.tty {
             let _ = write!(err, "\r\x1b[2K{text}");
-        } else if self.last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+        } else if self
+            .last
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
             let _ = writeln!(err, "{text}");
             self.last = Some(Instant::now());
-        } else {
-            self.pending.clear();
-            self.pending.push_back(text.to_owned());
         }
         let _ = err.flush();
     }
 
     fn finish(&mut self, text: &str) {
         let mut err = std::io::stderr().lock();
-        if self.tty {
-            let _ = writeln!(err, "\r\x1b[2K{text}");
-        } else {
-            if let Some(p) = self.pending.pop_back() {
-                let _ = writeln!(err, "{p}");
-            }
-            let _ = writeln!(err, "{text}");
-        }
-        self.pending.clear();
+        let clear = if self.tty { "\r\x1b[2K" } else { "" };
+        let _ = writeln!(err, "{clear}{text}");
         self.last = None;
     }
 }

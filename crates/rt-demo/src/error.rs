@@ -32,7 +32,9 @@ pub enum DemoError {
         source: Option<io::Error>,
     },
     /// No complete answer within the client's timeout.
-    #[error("{addr} did not answer within {after:?}; raise the timeout or check the service's log")]
+    #[error(
+        "{addr} did not answer within {after:?}; raise the timeout or check the service's log"
+    )]
     Timeout {
         /// The peer.
         addr: SocketAddr,
@@ -54,7 +56,9 @@ pub enum DemoError {
         detail: String,
     },
     /// The service's program could not be started.
-    #[error("cannot start {program}: {source}; build it first (`cargo build --release -p rt-demo`)")]
+    #[error(
+        "cannot start {program}: {source}; build it first (`cargo build --release -p rt-demo`)"
+    )]
     Spawn {
         /// The program's path.
         program: String,
@@ -124,9 +128,7 @@ impl DemoError {
     /// ```
     pub fn is_refusal(&self) -> bool {
         match self {
-            DemoError::Connect { source, .. } => {
-                source.kind() == io::ErrorKind::ConnectionRefused
-            }
+            DemoError::Connect { source, .. } => source.kind() == io::ErrorKind::ConnectionRefused,
             DemoError::NoResponse { .. } => true,
             _ => false,
         }

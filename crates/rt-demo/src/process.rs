@@ -281,7 +281,9 @@ impl ServiceProcess {
 
     /// The service's `shutdown-report` line, once printed.
     pub fn report(&self) -> Option<ReportLine> {
-        self.stdout_lines().iter().find_map(|l| ReportLine::parse(l))
+        self.stdout_lines()
+            .iter()
+            .find_map(|l| ReportLine::parse(l))
     }
 
     fn exit_words(&self) -> String {

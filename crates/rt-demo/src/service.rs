@@ -29,7 +29,7 @@
 //!
 //! # The drain, and why nothing admitted is lost
 //!
-//! Each `POST /work` takes an [`InFlightGuard`](rt_core::InFlightGuard) from the endpoint
+//! Each `POST /work` takes an [`InFlightGuard`] from the endpoint
 //! before it does any work, and holds it until its answer is built. From phase 1 on,
 //! `begin_request` refuses, and the request is answered 503 at once; the listener **stays
 //! open** during the drain, so that late clients get that explicit 503 rather than a reset.
@@ -56,8 +56,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::protocol::{
-    ErrorBody, PhaseTimings, ReportLine, ServiceStats, WorkRequest, WorkResponse,
-    LISTENING_PREFIX, STATUS_PREFIX,
+    ErrorBody, PhaseTimings, ReportLine, ServiceStats, WorkRequest, WorkResponse, LISTENING_PREFIX,
+    STATUS_PREFIX,
 };
 use crate::{cpu, DemoError};
 
@@ -239,9 +239,7 @@ async fn work(State(app): State<Arc<App>>, body: Bytes) -> Response {
             return error(
                 StatusCode::BAD_REQUEST,
                 "malformed_body",
-                format!(
-                    "the body must be JSON like {{\"cpu_ms\": 5, \"wait_ms\": 100}}: {e}"
-                ),
+                format!("the body must be JSON like {{\"cpu_ms\": 5, \"wait_ms\": 100}}: {e}"),
             );
         }
     };

@@ -2,6 +2,7 @@
 //!
 //! Every wait is on an event (an output line, a counter of the service, an exit) and bounded
 //! by a generous timeout, so that a broken service fails the test instead of hanging it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a test failure
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
@@ -94,9 +95,14 @@ fn sigterm_with_200_in_flight_completes_every_admitted_request() {
     let clients: Vec<_> = (0..N)
         .map(|_| thread::spawn(move || work(addrs.http, 1, 3_000)))
         .collect();
-    wait_until("200 requests admitted", || stats(addrs.http).admitted == N as u64);
+    wait_until("200 requests admitted", || {
+        stats(addrs.http).admitted == N as u64
+    });
     let before = stats(addrs.http);
-    assert!(before.in_flight > 0, "nothing in flight at SIGTERM: {before:?}");
+    assert!(
+        before.in_flight > 0,
+        "nothing in flight at SIGTERM: {before:?}"
+    );
 
     let sigterm = Instant::now();
     svc.signal(Signal::SIGTERM).expect("SIGTERM");
@@ -111,7 +117,12 @@ fn sigterm_with_200_in_flight_completes_every_admitted_request() {
     for _ in 0..20 {
         match work(addrs.http, 1, 1) {
             Ok(r) => {
-                assert_eq!(r.status, 503, "late request: {:?}", String::from_utf8_lossy(&r.body));
+                assert_eq!(
+                    r.status,
+                    503,
+                    "late request: {:?}",
+                    String::from_utf8_lossy(&r.body)
+                );
                 let e: ErrorBody = r.json().expect("JSON error body");
                 assert_eq!(e.error, "shutting_down");
                 saw_503 += 1;
@@ -122,7 +133,10 @@ fn sigterm_with_200_in_flight_completes_every_admitted_request() {
     assert!(saw_503 > 0, "no 503 during a drain of 3 s requests");
 
     for c in clients {
-        let r = c.join().expect("client thread").expect("admitted request answered");
+        let r = c
+            .join()
+            .expect("client thread")
+            .expect("admitted request answered");
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let w: WorkResponse = r.json().expect("work response");
         assert_eq!(w.wait_ms, 3_000);
@@ -143,7 +157,9 @@ fn sigterm_with_200_in_flight_completes_every_admitted_request() {
 fn request_longer_than_the_deadline_exits_70_naming_the_endpoint() {
     let (mut svc, addrs) = ready_service(&[("DYN_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT", "2")]);
     let long = thread::spawn(move || work(addrs.http, 1, 10_000));
-    wait_until("the long request in flight", || stats(addrs.http).in_flight == 1);
+    wait_until("the long request in flight", || {
+        stats(addrs.http).in_flight == 1
+    });
 
     let sigterm = Instant::now();
     svc.signal(Signal::SIGTERM).expect("SIGTERM");
@@ -151,8 +167,14 @@ fn request_longer_than_the_deadline_exits_70_naming_the_endpoint() {
     let took = exit.at.saturating_duration_since(sigterm);
     let output = svc.output_text();
     assert_eq!(exit.code(), 70, "{output}");
-    assert!(took <= Duration::from_secs(4), "exit after {took:?} (deadline 2 s)\n{output}");
-    assert!(took >= Duration::from_millis(1_900), "exit after {took:?}, before the deadline");
+    assert!(
+        took <= Duration::from_secs(4),
+        "exit after {took:?} (deadline 2 s)\n{output}"
+    );
+    assert!(
+        took >= Duration::from_millis(1_900),
+        "exit after {took:?}, before the deadline"
+    );
     // The log (and the report) name the endpoint that was still busy.
     assert!(
         svc.lines()
@@ -165,7 +187,10 @@ fn request_longer_than_the_deadline_exits_70_naming_the_endpoint() {
     let phases = report.phases.expect("phases");
     assert!(phases.deadline_hit);
     assert!(
-        phases.still_active.iter().any(|s| s.starts_with("endpoint work")),
+        phases
+            .still_active
+            .iter()
+            .any(|s| s.starts_with("endpoint work")),
         "{phases:?}"
     );
     // The cut-off request got no 200.
@@ -177,7 +202,9 @@ fn request_longer_than_the_deadline_exits_70_naming_the_endpoint() {
 fn sigint_during_the_drain_forces_exit_130() {
     let (mut svc, addrs) = ready_service(&[]);
     let _long = thread::spawn(move || work(addrs.http, 1, 10_000));
-    wait_until("the long request in flight", || stats(addrs.http).in_flight == 1);
+    wait_until("the long request in flight", || {
+        stats(addrs.http).in_flight == 1
+    });
 
     svc.signal(Signal::SIGTERM).expect("SIGTERM");
     svc.wait_for_line("the drain to start", EVENT, |l| {
@@ -189,7 +216,10 @@ fn sigint_during_the_drain_forces_exit_130() {
     let exit = svc.wait_exit(EVENT).expect("exit");
     let took = exit.at.saturating_duration_since(sigint);
     assert_eq!(exit.code(), 130, "{}", svc.output_text());
-    assert!(took < Duration::from_secs(2), "exit 130 only after {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "exit 130 only after {took:?}"
+    );
 }
 
 #[test]
@@ -205,9 +235,15 @@ fn invalid_worker_threads_exits_before_binding_anything() {
         let exit = svc.wait_exit(EVENT).expect("exit");
         let output = svc.output_text();
         assert_ne!(exit.code(), 0, "{output}");
-        assert!(output.contains("DYN_RUNTIME_NUM_WORKER_THREADS"), "{output}");
+        assert!(
+            output.contains("DYN_RUNTIME_NUM_WORKER_THREADS"),
+            "{output}"
+        );
         assert!(output.contains(bad), "{output}");
-        assert!(!output.contains("listening on") && !output.contains("status on"), "{output}");
+        assert!(
+            !output.contains("listening on") && !output.contains("status on"),
+            "{output}"
+        );
         // Neither port was ever bound: both are still free.
         for port in [http_port, status_port] {
             TcpListener::bind(("127.0.0.1", port))
@@ -221,7 +257,10 @@ fn malformed_body_gets_400_and_the_service_keeps_serving() {
     let (mut svc, addrs) = ready_service(&[]);
     for (body, code) in [
         ("{not json", "malformed_body"),
-        (r#"{"cpu_ms": 1, "wait_ms": 1, "extra": true}"#, "malformed_body"),
+        (
+            r#"{"cpu_ms": 1, "wait_ms": 1, "extra": true}"#,
+            "malformed_body",
+        ),
         (r#"{"cpu_ms": -5}"#, "malformed_body"),
         (r#"{"cpu_ms": 99999999}"#, "out_of_range"),
     ] {
