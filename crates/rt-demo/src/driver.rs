@@ -253,6 +253,8 @@ impl Overhead {
 struct Summary {
     clients: usize,
     duration: Duration,
+    cpu_ms: (u64, u64),
+    wait_ms: (u64, u64),
     sent: u64,
     ok: u64,
     refused_503: u64,
@@ -396,16 +398,20 @@ impl Summary {
             "compute-bridge overhead (median / p99)",
             match &self.overhead {
                 Some(o) => format!(
-                    "{} µs / {} µs over {} requests (median submit→start {} µs + end→resume {} µs)",
+                    "{} µs / {} µs over {} requests (median submit→start {} µs + end→resume {} µs; pool queueing included)",
                     o.median, o.p99, o.n, o.submit_to_start_median, o.end_to_resume_median
                 ),
                 None => "no completed request".to_owned(),
             },
         );
         let mut out = format!(
-            "\n{} clients for {:.1} s, then SIGTERM with requests in flight:\n\n| measure | value |\n|---|---|\n",
+            "\n{} clients for {:.1} s (each request: cpu {}-{} ms, wait {}-{} ms), then SIGTERM with requests in flight:\n\n| measure | value |\n|---|---|\n",
             self.clients,
-            self.duration.as_secs_f64()
+            self.duration.as_secs_f64(),
+            self.cpu_ms.0,
+            self.cpu_ms.1,
+            self.wait_ms.0,
+            self.wait_ms.1
         );
         for (k, v) in rows {
             out.push_str(&format!("| {k} | {v} |\n"));
@@ -466,12 +472,19 @@ fn drive(o: &Options) -> Result<Summary, DemoError> {
     let draining = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::with_capacity(o.clients);
+    let stagger_over = o.clients.max(1);
     for i in 0..o.clients {
         let (tally, draining, stop) =
             (Arc::clone(&tally), Arc::clone(&draining), Arc::clone(&stop));
         let (addr, cpu, wait) = (addrs.http, o.cpu_ms, o.wait_ms);
         workers.push(thread::spawn(move || {
             let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ ((i as u64 + 1) * 0x9E37_79B9));
+            // Spread the clients' first requests over one mean wait, so that the load is steady
+            // rather than one burst of `clients` jobs queueing on the pool at once.
+            let mean_wait_ms = (wait.0 + wait.1) / 2;
+            thread::sleep(Duration::from_millis(
+                mean_wait_ms * i as u64 / stagger_over as u64,
+            ));
             while !stop.load(Ordering::SeqCst) {
                 let req = WorkRequest {
                     cpu_ms: rng.in_range(cpu),
@@ -647,6 +660,8 @@ fn drive(o: &Options) -> Result<Summary, DemoError> {
     Ok(Summary {
         clients: o.clients,
         duration: o.duration,
+        cpu_ms: o.cpu_ms,
+        wait_ms: o.wait_ms,
         sent: n(&tally.sent),
         ok: n(&tally.ok),
         refused_503: n(&tally.refused_503),
