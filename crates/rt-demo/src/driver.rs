@@ -24,18 +24,22 @@
 //! still in the kernel's accept queue when the listener closed; the client cannot tell that
 //! from a reset after acceptance, which is why the service's own counts are needed).
 //!
-//! The driver counts, from the service's final `shutdown-report` line and its own clients:
+//! Every connection the service accepts carries exactly one request (`Connection: close`), and
+//! the service admits requests only from accepted connections and answers an admitted request
+//! only with 200 (or 500 if its CPU job failed), a refused one only with 503. So, with the
+//! service's count of accepted connections from its final `shutdown-report` line:
 //!
 //! ```text
-//! lost = (admitted by the service − 200s received)
-//!      + (connections accepted by the service − answers received, any status)
+//! lost = connections accepted by the service − 200s received − 503s received
 //! ```
 //!
-//! The first term catches admitted requests that were cut off or failed; the second catches
-//! connections accepted and then dropped unanswered (admitted or not). Each term is zero
-//! exactly when nothing of its kind was lost; a request admitted and then dropped counts in
-//! both, so `lost` may overcount but never undercounts. Anything else unexpected (a timeout,
-//! a refusal before the SIGTERM, a status other than 200 and 503) is counted as
+//! exactly: the accepted connections that ended without a 200 or a 503 (cut off, timed out,
+//! or answered with another status), whether or not they had been admitted. How many of them
+//! had been admitted (admitted − 200s) is shown beside it. A connection closed unanswered is a
+//! refusal when it is not counted there, that is when the service never accepted it (it was
+//! still in the kernel's accept queue when the listener closed): the client alone cannot tell
+//! the two apart, the service's count can. Anything else unexpected on the client side (a
+//! timeout, a refusal before the SIGTERM, a status other than 200 and 503) is counted as
 //! **unexpected**. The driver exits 1 when `lost` or `unexpected` is not zero, when the
 //! service's exit code is not 0, or when the service printed no report; 2 on a usage error.
 
@@ -273,13 +277,26 @@ struct Summary {
 }
 
 impl Summary {
+    /// Accepted connections that got neither a 200 nor a 503 (see the module docs).
     fn lost(&self) -> Option<u64> {
         let report = self.report.as_ref()?;
-        let answered = self.ok + self.refused_503 + self.other_status;
         Some(
-            report.requests.admitted.saturating_sub(self.ok)
-                + report.requests.connections.saturating_sub(answered),
+            report
+                .requests
+                .connections
+                .saturating_sub(self.ok + self.refused_503),
         )
+    }
+
+    /// Connections closed unanswered that the service never accepted: the client's
+    /// unanswered ones less those the service did accept.
+    fn closed_before_accept(&self) -> u64 {
+        let accepted_unanswered = self.report.as_ref().map_or(0, |r| {
+            r.requests
+                .connections
+                .saturating_sub(self.ok + self.refused_503 + self.other_status)
+        });
+        self.refused_unanswered.saturating_sub(accepted_unanswered)
     }
 
     fn passed(&self) -> bool {
@@ -318,17 +335,22 @@ impl Summary {
         row(
             "refused after drain started",
             format!(
-                "{} (503: {}, connection refused: {}, closed unanswered before accept: {})",
-                self.refused_503 + self.refused_connect + self.refused_unanswered,
+                "{} (503: {}, connection refused: {}, closed before accept: {})",
+                self.refused_503 + self.refused_connect + self.closed_before_accept(),
                 self.refused_503,
                 self.refused_connect,
-                self.refused_unanswered
+                self.closed_before_accept()
             ),
         );
         row(
             "lost (must be 0)",
-            self.lost()
-                .map_or_else(|| "unknown: no report".to_owned(), |n| n.to_string()),
+            match (self.lost(), &self.report) {
+                (Some(n), Some(r)) => format!(
+                    "{n} (accepted without a 200 or 503 answer; admitted without a 200: {})",
+                    r.requests.admitted.saturating_sub(self.ok)
+                ),
+                _ => "unknown: the service printed no report".to_owned(),
+            },
         );
         row("unexpected client errors", self.unexpected.to_string());
         row(
