@@ -37,17 +37,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// Cargo's target directory: `CARGO_TARGET_DIR` when set, else `target` in the workspace.
+/// Cargo's target directory, as `cargo metadata` reports it (so `CARGO_TARGET_DIR` and
+/// `build.target-dir` are honoured); `target` in the workspace if that fails.
 fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => {
-            let dir = PathBuf::from(dir);
-            if dir.is_absolute() {
-                dir
-            } else {
-                workspace_root().join(dir)
-            }
-        }
-        _ => workspace_root().join("target"),
-    }
+    let reported = cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(workspace_root())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| crate::json::parse(&String::from_utf8_lossy(&out.stdout)).ok())
+        .and_then(|meta| match meta.get("target_directory") {
+            Some(crate::json::Json::Str(dir)) => Some(PathBuf::from(dir)),
+            _ => None,
+        });
+    reported.unwrap_or_else(|| workspace_root().join("target"))
 }
