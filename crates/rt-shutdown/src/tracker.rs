@@ -25,6 +25,36 @@ pub(crate) struct Shared {
     orphaned: std::sync::atomic::AtomicBool,
 }
 
+/// A per-thread memory of the class this thread registered last, so that a loop registering
+/// tasks of the same name (the usual case: one name per endpoint or job kind) skips the map
+/// lookup and its lock. It holds a `Weak`, so a remembered class never counts as a live guard.
+#[cfg(not(loom))]
+mod last_class {
+    use std::cell::RefCell;
+    use std::sync::{Arc, Weak};
+
+    use super::{ClassCore, Shared};
+
+    std::thread_local! {
+        static LAST: RefCell<Weak<ClassCore>> = const { RefCell::new(Weak::new()) };
+    }
+
+    /// The remembered class, as a new strong reference, when it is `name` of `shared`.
+    pub(super) fn get(shared: &Arc<Shared>, name: &str) -> Option<Arc<ClassCore>> {
+        LAST.try_with(|last| {
+            let core = last.borrow().upgrade()?;
+            (Arc::ptr_eq(&core.shared, shared) && *core.name == *name).then_some(core)
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// Remembers `core` for this thread (a no-op while the thread is being torn down).
+    pub(super) fn set(core: &Arc<ClassCore>) {
+        let _ = LAST.try_with(|last| *last.borrow_mut() = Arc::downgrade(core));
+    }
+}
+
 /// The one holder of a class's core besides its guards, so that the core's strong count minus
 /// one is the number of live guards of that class (no second counter on the hot path).
 pub(crate) struct ClassSlot {
@@ -72,13 +102,18 @@ impl Shared {
 
     /// A new reference to the class core for `name` (one more live guard of that class).
     pub(crate) fn class_core(self: &Arc<Self>, name: &str) -> Arc<ClassCore> {
-        {
-            let classes = self.classes.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(slot) = classes.get(name) {
-                return Arc::clone(&slot.core);
-            }
+        #[cfg(not(loom))]
+        if let Some(core) = last_class::get(self, name) {
+            return core;
         }
-        Arc::clone(&self.slot(name).core)
+        let core = {
+            let classes = self.classes.read().unwrap_or_else(PoisonError::into_inner);
+            classes.get(name).map(|slot| Arc::clone(&slot.core))
+        }
+        .unwrap_or_else(|| Arc::clone(&self.slot(name).core));
+        #[cfg(not(loom))]
+        last_class::set(&core);
+        core
     }
 
     fn active_counts(&self) -> Vec<(String, usize)> {

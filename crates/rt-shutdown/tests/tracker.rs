@@ -188,3 +188,28 @@ fn guard_outlives_the_tracker() {
     drop((guard, child));
     drop(class.register().unwrap());
 }
+
+/// A thread that registers the same name again reuses its class without the map; the reuse
+/// must stay per tracker and per name, and a remembered class must not count as live.
+#[test]
+fn repeated_names_on_one_thread_stay_per_tracker_and_name() {
+    let a = GracefulShutdownTracker::new();
+    let b = GracefulShutdownTracker::new();
+    let a_x1 = a.register_task("x").unwrap();
+    let b_x = b.register_task("x").unwrap();
+    let a_y = a.register_task("y").unwrap();
+    let a_x2 = a.register_task("x").unwrap();
+    assert_eq!(
+        a.active_counts(),
+        vec![("x".to_string(), 2), ("y".to_string(), 1)]
+    );
+    assert_eq!(b.active_counts(), vec![("x".to_string(), 1)]);
+    drop((a_x1, a_x2));
+    assert_eq!(a.active_names(), vec!["y".to_string()]);
+    drop(b_x);
+    assert!(b.active_names().is_empty());
+    assert_eq!(b.get_count(), 0);
+    drop(a_y);
+    assert_eq!(a.get_count(), 0);
+    assert!(a.active_names().is_empty());
+}
