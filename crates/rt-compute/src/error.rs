@@ -42,8 +42,14 @@ pub enum ComputeError {
     Discarded,
 }
 
-/// Turns a panic payload into a message.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The message of a panic payload (a `&str` or `String` given to `panic!`), as
+/// [`ComputeError::Panicked`] reports it; other payloads read `<non-string panic payload>`.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("bad row {}", 7)).unwrap_err();
+/// assert_eq!(rt_compute::panic_message(payload.as_ref()), "bad row 7");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

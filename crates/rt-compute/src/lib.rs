@@ -50,7 +50,7 @@ pub use context::{
     clear_context, get_pool, has_compute_context, initialize_block_permits, initialize_context,
     try_acquire_block_permit,
 };
-pub use error::ComputeError;
+pub use error::{panic_message, ComputeError};
 pub use metrics::{ComputeMetrics, SLOW_TASK_THRESHOLD};
 pub use pool::ComputePool;
 pub use rt_config::{ComputeConfig, DEFAULT_BRIDGE_SPIN_US, MAX_BRIDGE_SPIN_US, MIN_STACK_SIZE};

@@ -120,13 +120,4 @@ pub enum RuntimeError {
     },
 }
 
-/// Turns a panic payload into its message.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
-    }
-}
+pub(crate) use rt_compute::panic_message;
