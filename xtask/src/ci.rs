@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: the project's gate, step by step.
 
+use std::io::{BufRead, BufReader};
 use std::process::Command;
 use std::time::Instant;
 
@@ -67,7 +68,8 @@ fn steps() -> Vec<Step> {
     out
 }
 
-/// Runs every step in order; stops at the first failure and names it.
+/// Runs every step in order; stops at the first failure and names it. Test steps' output is
+/// passed through and their `test result:` lines are added up for the closing line.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(extra) = args.first() {
         return Err(format!("`ci` takes no arguments (got `{extra}`)"));
@@ -75,13 +77,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let all = steps();
     let total = all.len();
     let started = Instant::now();
+    let mut tally = Tally::default();
     for (i, mut s) in all.into_iter().enumerate() {
         eprintln!("==> [{}/{}] {}", i + 1, total, s.name);
         let t = Instant::now();
-        let status = s
-            .cmd
-            .status()
-            .map_err(|e| format!("step `{}` could not start: {e}", s.name))?;
+        let status = run_step(&mut s, &mut tally)?;
         if !status.success() {
             return Err(format!(
                 "step `{}` failed ({status}) after {:.1?}; later steps were not run",
@@ -92,5 +92,74 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         eprintln!("    ok: {} in {:.1?}", s.name, t.elapsed());
     }
     eprintln!("==> ci passed: {total} steps in {:.1?}", started.elapsed());
+    println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
+}
+
+/// The sum of the `test result:` lines seen so far.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+impl Tally {
+    /// Adds a libtest summary line (`test result: ok. 5 passed; 0 failed; ...`); other lines
+    /// are ignored.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(what), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs one step; a `cargo test` step's stdout is passed through line by line and tallied.
+fn run_step(s: &mut Step, tally: &mut Tally) -> Result<std::process::ExitStatus, String> {
+    let start_err = |e: std::io::Error| format!("step `{}` could not start: {e}", s.name);
+    let is_test = s.cmd.get_args().next().is_some_and(|a| a == "test");
+    if !is_test {
+        return s.cmd.status().map_err(start_err);
+    }
+    let mut child = s
+        .cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(start_err)?;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            tally.add_line(&line);
+        }
+    }
+    child
+        .wait()
+        .map_err(|e| format!("step `{}` could not be waited for: {e}", s.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn tally_adds_up_libtest_summaries() {
+        let mut t = Tally::default();
+        t.add_line("test result: ok. 5 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s");
+        t.add_line(
+            "test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        t.add_line("running 5 tests");
+        assert_eq!((t.passed, t.failed), (7, 3));
+    }
 }
