@@ -9,7 +9,10 @@
 //!
 //! Every sample's time per operation is also kept here, and the medians give the ratio line
 //! printed at the end: `tracker ratio uncontended: X.XXx, 2 threads: Y.YYx` (class / token;
-//! the target is at most 1.2x).
+//! the target is at most 1.2x). When `RT_BENCH_JSONL` names a file, the medians (ns per
+//! register + drop) and the ratios are appended to it as one line with a `"tracker"` section
+//! (`cargo xtask bench` merges it into `target/xtask/bench-summary.json`);
+//! `RT_BENCH_QUICK=1` shortens the warm-up and the measurement.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark that cannot set up has nothing to report
 
@@ -19,6 +22,7 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use rt_benches::{append_jsonl, json_line, quick};
 use rt_shutdown::GracefulShutdownTracker;
 use tokio_util::task::TaskTracker;
 
@@ -124,6 +128,12 @@ fn ratio(mode: &str, variant: &str) -> Option<f64> {
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
+    if quick() {
+        c = c
+            .warm_up_time(Duration::from_millis(200))
+            .measurement_time(Duration::from_millis(500))
+            .sample_size(20);
+    }
     bench_tracker(&mut c);
     c.final_summary();
 
@@ -148,4 +158,24 @@ fn main() {
         fmt(ratio("uncontended", "named")),
         fmt(ratio("2 threads", "named")),
     );
+
+    let m = |mode: &str, case: &str| median(&format!("{mode}/{case}")).unwrap_or(f64::NAN);
+    let r = |mode: &str, variant: &str| ratio(mode, variant).unwrap_or(f64::NAN);
+    let line = json_line(
+        "tracker",
+        &[
+            ("class_ns", m("uncontended", "rt_shutdown/class")),
+            ("named_ns", m("uncontended", "rt_shutdown/named")),
+            ("task_tracker_ns", m("uncontended", "tokio_util/token")),
+            ("ratio_uncontended", r("uncontended", "class")),
+            ("class_2t_ns", m("2 threads", "rt_shutdown/class")),
+            ("named_2t_ns", m("2 threads", "rt_shutdown/named")),
+            ("task_tracker_2t_ns", m("2 threads", "tokio_util/token")),
+            ("ratio_2_threads", r("2 threads", "class")),
+            ("named_ratio_uncontended", r("uncontended", "named")),
+            ("named_ratio_2_threads", r("2 threads", "named")),
+        ],
+    );
+    println!("{line}");
+    append_jsonl(&line).expect("append to RT_BENCH_JSONL");
 }

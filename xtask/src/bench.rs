@@ -218,8 +218,17 @@ fn print_table(v: &Json, fresh: &[String]) {
             dur(num(v, "saturation", "spawn_blocking_ns").unwrap_or(f64::NAN)),
         );
     }
+    print_tracker(v);
+    print_shutdown(v);
     // Sections this command has no layout for: key = value.
-    const KNOWN: [&str; 4] = ["bridge", "large_job", "parallel_map", "saturation"];
+    const KNOWN: [&str; 6] = [
+        "bridge",
+        "large_job",
+        "parallel_map",
+        "saturation",
+        "tracker",
+        "shutdown",
+    ];
     if let Json::Obj(sections) = v {
         for (name, body) in sections
             .iter()
@@ -241,5 +250,90 @@ fn print_table(v: &Json, fresh: &[String]) {
                 }
             }
         }
+    }
+}
+
+/// `1.234` -> `"1.23x"`; `-` when missing.
+fn times(r: Option<f64>) -> String {
+    r.filter(|r| r.is_finite())
+        .map_or_else(|| "-".into(), |r| format!("{r:.2}x"))
+}
+
+fn print_tracker(v: &Json) {
+    if v.get("tracker").is_none() {
+        return;
+    }
+    let ns = |key: &str| dur(num(v, "tracker", key).unwrap_or(f64::NAN));
+    println!("\nTracker: register + drop of one request's guard (median per operation)");
+    println!("  {:<44} {:>11} {:>11}", "path", "uncontended", "2 threads");
+    let rows = [
+        ("class", "rt-shutdown TaskClass::register"),
+        ("named", "rt-shutdown register_task(name)"),
+        ("task_tracker", "tokio-util TaskTracker::token (baseline)"),
+    ];
+    for (key, label) in rows {
+        println!(
+            "  {label:<44} {:>11} {:>11}",
+            ns(&format!("{key}_ns")),
+            ns(&format!("{key}_2t_ns"))
+        );
+    }
+    let class = (
+        num(v, "tracker", "ratio_uncontended"),
+        num(v, "tracker", "ratio_2_threads"),
+    );
+    println!(
+        "  {:<44} {:>11} {:>11}",
+        "ratio TaskClass / TaskTracker",
+        times(class.0),
+        times(class.1)
+    );
+    println!(
+        "  {:<44} {:>11} {:>11}",
+        "ratio register_task(name) / TaskTracker",
+        times(num(v, "tracker", "named_ratio_uncontended")),
+        times(num(v, "tracker", "named_ratio_2_threads"))
+    );
+    if let (Some(a), Some(b)) = class {
+        println!(
+            "  target: TaskClass <= 1.2x TaskTracker, uncontended and with 2 threads: {}",
+            verdict(a <= 1.2 && b <= 1.2)
+        );
+    }
+}
+
+fn print_shutdown(v: &Json) {
+    if v.get("shutdown").is_none() {
+        return;
+    }
+    let get = |key: &str| num(v, "shutdown", key).unwrap_or(f64::NAN);
+    let n = get("in_flight");
+    let ms = get("request_ms");
+    println!("\nShutdown (per shutdown)");
+    println!("  {:<64} {:>11} {:>11}", "case", "median", "p99");
+    let rows = [
+        (
+            "signal_to_exit",
+            "SIGTERM to process exit (Worker, nothing in flight)".to_owned(),
+        ),
+        (
+            "coordinator_idle",
+            "ShutdownCoordinator::shutdown_and_wait, nothing in flight".to_owned(),
+        ),
+        (
+            "extra_beyond_longest",
+            format!("{n:.0} in flight x {ms:.0} ms: extra beyond the longest request"),
+        ),
+        (
+            "runtime_extra_beyond_longest",
+            "  the same through Runtime and a graceful endpoint".to_owned(),
+        ),
+    ];
+    for (key, label) in rows {
+        println!(
+            "  {label:<64} {:>11} {:>11}",
+            dur(get(&format!("{key}_ns"))),
+            dur(get(&format!("{key}_p99_ns")))
+        );
     }
 }
