@@ -27,31 +27,34 @@ pub(crate) struct Shared {
 
 /// A per-thread memory of the class this thread registered last, so that a loop registering
 /// tasks of the same name (the usual case: one name per endpoint or job kind) skips the map
-/// lookup and its lock. It holds a `Weak`, so a remembered class never counts as a live guard.
+/// lookup and its lock. It holds the class's slot, not its core, so a remembered class never
+/// counts as a live guard; the cost is that a thread keeps the state of the last tracker it
+/// registered on (a few words, its name map cleared) until it registers on another one.
 #[cfg(not(loom))]
 mod last_class {
     use std::cell::RefCell;
-    use std::sync::{Arc, Weak};
+    use std::sync::Arc;
 
-    use super::{ClassCore, Shared};
+    use super::{ClassCore, ClassSlot, Shared};
 
     std::thread_local! {
-        static LAST: RefCell<Weak<ClassCore>> = const { RefCell::new(Weak::new()) };
+        static LAST: RefCell<Option<Arc<ClassSlot>>> = const { RefCell::new(None) };
     }
 
-    /// The remembered class, as a new strong reference, when it is `name` of `shared`.
+    /// A new reference to the remembered class's core, when it is `name` of `shared`.
     pub(super) fn get(shared: &Arc<Shared>, name: &str) -> Option<Arc<ClassCore>> {
         LAST.try_with(|last| {
-            let core = last.borrow().upgrade()?;
-            (Arc::ptr_eq(&core.shared, shared) && *core.name == *name).then_some(core)
+            let last = last.borrow();
+            let core = &last.as_ref()?.core;
+            (Arc::ptr_eq(&core.shared, shared) && *core.name == *name).then(|| Arc::clone(core))
         })
         .ok()
         .flatten()
     }
 
-    /// Remembers `core` for this thread (a no-op while the thread is being torn down).
-    pub(super) fn set(core: &Arc<ClassCore>) {
-        let _ = LAST.try_with(|last| *last.borrow_mut() = Arc::downgrade(core));
+    /// Remembers `slot` for this thread (a no-op while the thread is being torn down).
+    pub(super) fn set(slot: &Arc<ClassSlot>) {
+        let _ = LAST.try_with(|last| *last.borrow_mut() = Some(Arc::clone(slot)));
     }
 }
 
@@ -106,14 +109,14 @@ impl Shared {
         if let Some(core) = last_class::get(self, name) {
             return core;
         }
-        let core = {
+        let slot = {
             let classes = self.classes.read().unwrap_or_else(PoisonError::into_inner);
-            classes.get(name).map(|slot| Arc::clone(&slot.core))
+            classes.get(name).map(Arc::clone)
         }
-        .unwrap_or_else(|| Arc::clone(&self.slot(name).core));
+        .unwrap_or_else(|| self.slot(name));
         #[cfg(not(loom))]
-        last_class::set(&core);
-        core
+        last_class::set(&slot);
+        Arc::clone(&slot.core)
     }
 
     fn active_counts(&self) -> Vec<(String, usize)> {
