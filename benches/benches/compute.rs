@@ -277,11 +277,27 @@ fn summary(s: &Setup, w: &Workloads) {
     // Large job: 2 ms of work, inline vs through the bridge, interleaved.
     let n_large = if q { 60 } else { 200 };
     let iters = w.large_iters;
-    let (mut inline_l, mut ours_l) = (Vec::new(), Vec::new());
+    let (mut inline_l, mut ours_l, mut floor_l) = (Vec::new(), Vec::new(), Vec::new());
+    // The machine's floor for any offload of this job: the same 2 ms handed to a plain std
+    // thread over a channel and answered back (two wake-ups of threads idle for the job's
+    // length; no runtime, no pool).
+    let (ping, pings) = std::sync::mpsc::channel::<u64>();
+    let (pong_tx, pong) = std::sync::mpsc::channel::<u64>();
+    let echo = std::thread::spawn(move || {
+        for n in pings {
+            if pong_tx.send(work(7, n)).is_err() {
+                break;
+            }
+        }
+    });
     for _ in 0..n_large {
         let t = Instant::now();
         black_box(work(7, iters));
         inline_l.push(t.elapsed().as_nanos() as f64);
+        let t = Instant::now();
+        ping.send(iters).expect("echo thread");
+        black_box(pong.recv().expect("echo thread"));
+        floor_l.push(t.elapsed().as_nanos() as f64);
         let p = Arc::clone(&s.pool);
         ours_l.push(
             time_async(
@@ -291,8 +307,11 @@ fn summary(s: &Setup, w: &Workloads) {
             .as_nanos() as f64,
         );
     }
+    drop(ping);
+    echo.join().expect("echo thread");
     let (inline_large, _) = stats(inline_l);
     let (ours_large, _) = stats(ours_l);
+    let (plain_thread, _) = stats(floor_l);
     let overhead_pct = (ours_large - inline_large) / inline_large * 100.0;
 
     // parallel_map vs raw par_iter on the same pool.
@@ -361,6 +380,11 @@ fn summary(s: &Setup, w: &Workloads) {
                 ("inline_ns", inline_large),
                 ("ours_ns", ours_large),
                 ("overhead_pct", overhead_pct),
+                ("plain_thread_ns", plain_thread),
+                (
+                    "plain_thread_overhead_pct",
+                    (plain_thread - inline_large) / inline_large * 100.0,
+                ),
             ],
         ),
         (

@@ -202,6 +202,12 @@ fn print_table(v: &Json, fresh: &[String]) {
             dur(num(v, "large_job", "inline_ns").unwrap_or(f64::NAN)),
             verdict(o < 1.0)
         );
+        if let Some(f) = num(v, "large_job", "plain_thread_overhead_pct") {
+            println!(
+                "  this machine's floor: the same job on a plain std thread over a channel: {} (overhead {f:.2} %)",
+                dur(num(v, "large_job", "plain_thread_ns").unwrap_or(f64::NAN)),
+            );
+        }
     }
     if let Some(r) = num(v, "parallel_map", "ratio_vs_par_iter") {
         println!(
