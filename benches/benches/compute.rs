@@ -16,12 +16,13 @@
 
 use std::future::Future;
 use std::hint::black_box;
-use std::io::Write;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use rayon::prelude::*;
+use rt_benches::{append_jsonl, json_line, percentile, quick};
 use rt_compute::{ComputeConfig, ComputePool};
 use tokio::runtime::Runtime;
 use tokio_rayon::AsyncThreadPool;
@@ -30,10 +31,6 @@ use tokio_rayon::AsyncThreadPool;
 const POOL_THREADS: usize = 2;
 /// Concurrent jobs of the saturation case.
 const SATURATION_JOBS: usize = 10_000;
-
-fn quick() -> bool {
-    std::env::var_os("RT_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")
-}
 
 /// Deterministic CPU work: `iters` rounds of xorshift.
 fn work(seed: u64, iters: u64) -> u64 {
@@ -143,17 +140,9 @@ fn sample_bridge(s: &Setup, how: Bridge, n: usize) -> Vec<f64> {
     })
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
+/// Median and p99 of the samples.
 fn stats(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (percentile(&v, 0.5), percentile(&v, 0.99))
+    (percentile(&mut v, 50.0), percentile(&mut v, 99.0))
 }
 
 /// Iterations of [`work`] that take about `target` on this machine.
@@ -221,27 +210,6 @@ fn workloads() -> Workloads {
         map_items: (0..4096).collect(),
         map_iters: calibrate(Duration::from_micros(2)),
     }
-}
-
-fn json_line(fields: &[(&str, &[(&str, f64)])]) -> String {
-    let sections: Vec<String> = fields
-        .iter()
-        .map(|(name, kv)| {
-            let inner: Vec<String> = kv
-                .iter()
-                .map(|(k, v)| {
-                    let v = if v.is_finite() {
-                        format!("{v:.3}")
-                    } else {
-                        "null".into()
-                    };
-                    format!("\"{k}\": {v}")
-                })
-                .collect();
-            format!("\"{name}\": {{{}}}", inner.join(", "))
-        })
-        .collect();
-    format!("{{{}}}", sections.join(", "))
 }
 
 /// Part 1: the sampled run behind the summary.
@@ -355,7 +323,7 @@ fn summary(s: &Setup, w: &Workloads) {
     let (tr, tr_p99) = get(Bridge::TokioRayon);
     let (sb, sb_p99) = get(Bridge::SpawnBlocking);
     let (inl, inl_p99) = get(Bridge::Inline);
-    let line = json_line(&[
+    let sections: [(&str, &[(&str, f64)]); 4] = [
         (
             "bridge",
             &[
@@ -404,15 +372,11 @@ fn summary(s: &Setup, w: &Workloads) {
                 ("ratio_vs_spawn_blocking", ours_sat / sb_sat),
             ],
         ),
-    ]);
-    println!("{line}");
-    if let Some(path) = std::env::var_os("RT_BENCH_JSONL") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .expect("open RT_BENCH_JSONL");
-        writeln!(f, "{line}").expect("write RT_BENCH_JSONL");
+    ];
+    for (section, fields) in sections {
+        let line = json_line(section, fields);
+        println!("{line}");
+        append_jsonl(&line).expect("append to RT_BENCH_JSONL");
     }
 }
 
