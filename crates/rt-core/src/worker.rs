@@ -235,8 +235,8 @@ type Hook = Arc<dyn Fn(ForcedExit) + Send + Sync + 'static>;
 pub struct Worker {
     runtime: Runtime,
     hook: Option<Hook>,
-    /// Whether this value holds the process's worker slot (released on drop).
-    holds_slot: bool,
+    /// The process's worker slot, released when the worker is dropped.
+    _slot: Slot,
 }
 
 impl Worker {
@@ -460,14 +460,6 @@ fn finish_forced(
     WorkerOutcome::Forced { forced }
 }
 
-impl Drop for Worker {
-    fn drop(&mut self) {
-        if self.holds_slot {
-            WORKER_ACTIVE.store(false, Ordering::SeqCst);
-        }
-    }
-}
-
 impl fmt::Debug for Worker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Worker")
@@ -477,7 +469,8 @@ impl fmt::Debug for Worker {
     }
 }
 
-/// The claimed worker slot, before the runtime is built (released if building fails).
+/// The claimed worker slot: held by the [`Worker`], and freed when it is dropped (or when
+/// building the runtime fails).
 struct Slot;
 
 impl Slot {
@@ -485,17 +478,13 @@ impl Slot {
         self,
         build: impl FnOnce() -> Result<Runtime, RuntimeError>,
     ) -> Result<Worker, RuntimeError> {
-        match build() {
-            Ok(runtime) => {
-                std::mem::forget(self);
-                Ok(Worker {
-                    runtime,
-                    hook: None,
-                    holds_slot: true,
-                })
-            }
-            Err(e) => Err(e), // `self` drops here and frees the slot
-        }
+        // On an error `self` drops here and frees the slot.
+        let runtime = build()?;
+        Ok(Worker {
+            runtime,
+            hook: None,
+            _slot: self,
+        })
     }
 }
 
