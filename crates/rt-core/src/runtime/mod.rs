@@ -75,8 +75,7 @@ pub struct Runtime {
 }
 
 struct Inner {
-    // Taken and dropped first (see `Drop for Inner`): the tokio runtimes stop before the pool
-    // goes.
+    // Declared first, so dropped first: the tokio runtimes stop before the pool goes.
     owned: Option<owned::OwnedRuntimes>,
     id: String,
     primary: Handle,
@@ -88,20 +87,6 @@ struct Inner {
     block_permit_count: usize,
     registry: Arc<Registry>,
     fallback_logged: AtomicBool,
-    /// How long dropping the owned runtimes from sync code may wait for blocking tasks, in
-    /// milliseconds (the teardown timeout; a worker whose deadline passed sets it to 0).
-    drop_bound_ms: AtomicU64,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(mut owned) = self.owned.take() {
-            owned.set_shutdown_bound(Duration::from_millis(
-                self.drop_bound_ms.load(Ordering::Relaxed),
-            ));
-            drop(owned);
-        }
-    }
 }
 
 fn next_id() -> String {
@@ -212,15 +197,15 @@ impl Runtime {
         let permit_count = block_permits_for(workers);
         let permits = Arc::new(Semaphore::new(permit_count));
         let (p, s) = (pool.clone(), Arc::clone(&permits));
-        let owned = owned::OwnedRuntimes::build(owned::PrimarySpec {
-            workers,
-            max_blocking: config.max_blocking_threads,
-            on_thread_start: Arc::new(move || install_context(&p, &s)),
-        })?;
-        let (Some(primary), Some(secondary)) = (owned.primary_handle(), owned.secondary_handle())
-        else {
-            return Err(RuntimeError::NoCurrentRuntime);
-        };
+        // A drop from sync code waits for blocking tasks up to the teardown timeout.
+        let (owned, primary, secondary) = owned::OwnedRuntimes::build(
+            owned::PrimarySpec {
+                workers,
+                max_blocking: config.max_blocking_threads,
+                on_thread_start: Arc::new(move || install_context(&p, &s)),
+            },
+            config.teardown_timeout(),
+        )?;
         Self::assemble(
             config,
             Some(owned),
@@ -317,7 +302,6 @@ impl Runtime {
     ) -> Result<Self, RuntimeError> {
         let options = ShutdownOptions::from(&config).with_handle(secondary.clone());
         let coordinator = ShutdownCoordinator::new(options);
-        let drop_bound = config.teardown_timeout();
         let id = next_id();
         tracing::info!(runtime = %id, owned = owned.is_some(), config = %config, "runtime ready");
         Ok(Self {
@@ -333,9 +317,6 @@ impl Runtime {
                 block_permit_count,
                 registry: Arc::new(Registry::new()),
                 fallback_logged: AtomicBool::new(false),
-                drop_bound_ms: AtomicU64::new(
-                    u64::try_from(drop_bound.as_millis()).unwrap_or(u64::MAX),
-                ),
             }),
         })
     }
@@ -433,10 +414,12 @@ impl Runtime {
         &self.inner.registry
     }
 
-    /// Bounds how long dropping the last clone from sync code waits for blocking tasks.
+    /// Bounds how long dropping the last clone from sync code waits for blocking tasks (owned
+    /// runtimes; a wrapped one is not shut down by this crate).
     pub(crate) fn set_drop_bound(&self, bound: Duration) {
-        let ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
-        self.inner.drop_bound_ms.store(ms, Ordering::Relaxed);
+        if let Some(owned) = &self.inner.owned {
+            owned.set_shutdown_bound(bound);
+        }
     }
 
     // ----- work -----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 //! Building the runtime's own tokio runtimes, and shutting them down when the last clone goes.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,7 +35,8 @@ pub(crate) struct PrimarySpec {
 pub(crate) struct OwnedRuntimes {
     primary: Option<tokio::runtime::Runtime>,
     secondary: Option<tokio::runtime::Runtime>,
-    shutdown_bound: Duration,
+    /// The `bound` of a drop from sync code, in milliseconds.
+    shutdown_bound_ms: AtomicU64,
 }
 
 fn name_fn(prefix: &'static str) -> impl Fn() -> String + Send + Sync + 'static {
@@ -45,8 +46,13 @@ fn name_fn(prefix: &'static str) -> impl Fn() -> String + Send + Sync + 'static 
 
 impl OwnedRuntimes {
     /// Builds the primary runtime (multi-thread, `spec.workers` workers) and the secondary one
-    /// (one worker, or two when the primary has four or more).
-    pub(crate) fn build(spec: PrimarySpec) -> Result<Self, RuntimeError> {
+    /// (one worker, or two when the primary has four or more), and returns them with their
+    /// handles (primary, secondary). A drop from sync code waits up to `shutdown_bound` for
+    /// blocking tasks (see [`set_shutdown_bound`](Self::set_shutdown_bound)).
+    pub(crate) fn build(
+        spec: PrimarySpec,
+        shutdown_bound: Duration,
+    ) -> Result<(Self, Handle, Handle), RuntimeError> {
         let start = Arc::clone(&spec.on_thread_start);
         let primary = Builder::new_multi_thread()
             .worker_threads(spec.workers)
@@ -78,30 +84,28 @@ impl OwnedRuntimes {
                 return Err(e);
             }
         };
-        Ok(Self {
+        let handles = (primary.handle().clone(), secondary.handle().clone());
+        let owned = Self {
             primary: Some(primary),
             secondary: Some(secondary),
-            shutdown_bound: Duration::ZERO,
-        })
+            shutdown_bound_ms: AtomicU64::new(0),
+        };
+        owned.set_shutdown_bound(shutdown_bound);
+        Ok((owned, handles.0, handles.1))
     }
 
-    /// How long a drop from sync code waits for blocking tasks.
-    pub(crate) fn set_shutdown_bound(&mut self, bound: Duration) {
-        self.shutdown_bound = bound;
-    }
-
-    pub(crate) fn primary_handle(&self) -> Option<Handle> {
-        self.primary.as_ref().map(|rt| rt.handle().clone())
-    }
-
-    pub(crate) fn secondary_handle(&self) -> Option<Handle> {
-        self.secondary.as_ref().map(|rt| rt.handle().clone())
+    /// How long a drop from sync code waits for blocking tasks (a worker whose deadline
+    /// passed sets it to zero).
+    pub(crate) fn set_shutdown_bound(&self, bound: Duration) {
+        let ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
+        self.shutdown_bound_ms.store(ms, Ordering::Relaxed);
     }
 }
 
 impl Drop for OwnedRuntimes {
     fn drop(&mut self) {
         let in_async = Handle::try_current().is_ok();
+        let bound = Duration::from_millis(self.shutdown_bound_ms.load(Ordering::Relaxed));
         for (name, rt) in [
             ("primary", self.primary.take()),
             ("secondary", self.secondary.take()),
@@ -116,8 +120,12 @@ impl Drop for OwnedRuntimes {
                 );
                 rt.shutdown_background();
             } else {
-                tracing::debug!(runtime = name, bound = ?self.shutdown_bound, "last Runtime clone dropped: shutting down");
-                rt.shutdown_timeout(self.shutdown_bound);
+                tracing::debug!(
+                    runtime = name,
+                    ?bound,
+                    "last Runtime clone dropped: shutting down"
+                );
+                rt.shutdown_timeout(bound);
             }
         }
     }
