@@ -136,27 +136,25 @@ impl ConfigLoader {
         let mut config = RuntimeConfig::default();
 
         for path in &self.system_files {
-            match std::fs::metadata(path) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let named_by = "the system config file list";
+            match metadata(path, named_by)? {
+                Some(meta) => apply_file(&mut config, path, &meta, named_by)?,
+                None => {
                     tracing::debug!(path = %path.display(), "system config file not present, skipped");
                 }
-                _ => apply_file(&mut config, path, "the system config file list")?,
             }
         }
 
         if let Some(value) = self.var(CONFIG_FILE_VAR) {
             let path = PathBuf::from(value);
-            if !path.exists() {
+            let named_by = format!("environment variable {CONFIG_FILE_VAR}");
+            let Some(meta) = metadata(&path, &named_by)? else {
                 return Err(ConfigError::MissingFile {
                     path,
                     variable: CONFIG_FILE_VAR.to_string(),
                 });
-            }
-            apply_file(
-                &mut config,
-                &path,
-                &format!("environment variable {CONFIG_FILE_VAR}"),
-            )?;
+            };
+            apply_file(&mut config, &path, &meta, &named_by)?;
         }
 
         for spec in keys() {
@@ -265,21 +263,38 @@ impl From<ValueKind> for Raw {
     }
 }
 
-/// Reads one TOML file into `config`.
-fn apply_file(config: &mut RuntimeConfig, path: &Path, named_by: &str) -> Result<(), ConfigError> {
-    let read_err = |message: String| ConfigError::Read {
+fn read_error(path: &Path, named_by: &str, error: &std::io::Error) -> ConfigError {
+    ConfigError::Read {
         path: path.to_path_buf(),
         named_by: named_by.to_string(),
-        message,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| read_err(e.to_string()))?;
+        message: error.to_string(),
+    }
+}
+
+/// The file's metadata, `None` when nothing exists at `path`. Any other failure (a directory on
+/// the way that cannot be searched, an I/O error) is a [`ConfigError::Read`], not "missing".
+fn metadata(path: &Path, named_by: &str) -> Result<Option<std::fs::Metadata>, ConfigError> {
+    match std::fs::metadata(path) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(read_error(path, named_by, &e)),
+    }
+}
+
+/// Reads one TOML file, whose metadata the caller has already looked up, into `config`.
+fn apply_file(
+    config: &mut RuntimeConfig,
+    path: &Path,
+    meta: &std::fs::Metadata,
+    named_by: &str,
+) -> Result<(), ConfigError> {
     if !meta.is_file() {
         return Err(ConfigError::NotAFile {
             path: path.to_path_buf(),
             named_by: named_by.to_string(),
         });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| read_err(e.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| read_error(path, named_by, &e))?;
     let table = config::File::from_str(&text, FileFormat::Toml)
         .collect()
         .map_err(|e| ConfigError::Parse {

@@ -410,3 +410,29 @@ fn unknown_dyn_variables_are_not_errors() {
         .unwrap();
     assert_eq!(config, rt_config::RuntimeConfig::default());
 }
+
+/// A named file that cannot be looked up for another reason than being absent (here a symlink
+/// loop; also a directory on the way that cannot be searched) is reported with the operating
+/// system's reason, not as "does not exist".
+#[cfg(unix)]
+#[test]
+fn an_explicit_file_that_cannot_be_looked_up_is_a_read_error_not_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.toml");
+    let b = dir.path().join("b.toml");
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    for err in [
+        ConfigLoader::new()
+            .system_files::<[&str; 0], &str>([])
+            .env_map([("DYN_RUNTIME_CONFIG_FILE", a.as_os_str())])
+            .load()
+            .unwrap_err(),
+        ConfigLoader::new().system_files([&a]).load().unwrap_err(),
+    ] {
+        assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(&a.display().to_string()), "{text}");
+        assert!(!text.contains("does not exist"), "{text}");
+    }
+}
