@@ -104,3 +104,36 @@ fn documented_defaults_match_the_code() {
         );
     }
 }
+
+/// The example error messages on the page are what the loader really prints.
+#[test]
+fn the_example_errors_are_the_real_messages() {
+    let block_start = PAGE.find("  ```text\n").expect("example errors block") + "  ```text\n".len();
+    let block_len = PAGE[block_start..]
+        .find("```")
+        .expect("end of example errors block");
+    let block: Vec<&str> = PAGE[block_start..block_start + block_len]
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+
+    let out_of_range = ConfigLoader::new()
+        .system_files::<[&str; 0], &str>([])
+        .env_map([("DYN_RUNTIME_NUM_WORKER_THREADS", "0")])
+        .load()
+        .unwrap_err()
+        .to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("runtime.toml");
+    std::fs::write(&file, "max_blocking_thread = 64\n").unwrap();
+    let unknown = ConfigLoader::new()
+        .system_files([&file])
+        .load()
+        .unwrap_err()
+        .to_string()
+        .replace(&file.display().to_string(), "/opt/dynamo/etc/runtime.toml");
+
+    assert_eq!(block, [out_of_range.as_str(), unknown.as_str()]);
+}
