@@ -268,15 +268,11 @@ impl Runtime {
         config: RuntimeConfig,
     ) -> Result<Self, RuntimeError> {
         config.validate()?;
-        let workers = match handle.runtime_flavor() {
-            RuntimeFlavor::MultiThread => handle.metrics().num_workers(),
-            _ => 1,
-        };
         let pool = build_pool(&config);
         let permit_count = match handle.runtime_flavor() {
+            RuntimeFlavor::MultiThread => block_permits_for(handle.metrics().num_workers()),
             // tokio forbids block_in_place on a current-thread runtime: medium work goes to
             // the pool instead.
-            RuntimeFlavor::MultiThread => block_permits_for(workers),
             _ => 0,
         };
         let permits = Arc::new(Semaphore::new(permit_count));
