@@ -28,8 +28,8 @@ struct Gate {
 }
 
 struct GateState {
+    /// Open once it holds `n` threads.
     arrived: HashSet<ThreadId>,
-    open: bool,
     given_up: bool,
 }
 
@@ -38,7 +38,6 @@ impl Gate {
         Self {
             state: Mutex::new(GateState {
                 arrived: HashSet::new(),
-                open: false,
                 given_up: false,
             }),
             cv: Condvar::new(),
@@ -52,10 +51,9 @@ impl Gate {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         st.arrived.insert(std::thread::current().id());
         if st.arrived.len() >= self.n {
-            st.open = true;
             self.cv.notify_all();
         }
-        while !st.open && !st.given_up {
+        while st.arrived.len() < self.n && !st.given_up {
             let now = Instant::now();
             if now >= deadline {
                 st.given_up = true;
