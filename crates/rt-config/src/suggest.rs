@@ -16,9 +16,9 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// The candidate closest to `input`, if it is close enough to be a plausible typo
-/// (distance at most a third of the input's length, and at least 1 allowed), or if one
-/// candidate contains the input / is contained in it.
+/// The candidate closest to `input`, ignoring ASCII case, if it is close enough to be a
+/// plausible typo (distance at most a third of the input's length, and at least 2 allowed), or
+/// if it contains the input / is contained in it (inputs of 4 characters or more).
 pub(crate) fn closest<'a>(
     input: &str,
     candidates: impl IntoIterator<Item = &'a str>,
@@ -27,9 +27,11 @@ pub(crate) fn closest<'a>(
     let limit = (input.chars().count() / 3).max(2);
     let mut best: Option<(usize, &'a str)> = None;
     for candidate in candidates {
-        let d = edit_distance(&input_lower, &candidate.to_ascii_lowercase());
+        let candidate_lower = candidate.to_ascii_lowercase();
+        let d = edit_distance(&input_lower, &candidate_lower);
         let contained = input_lower.len() >= 4
-            && (candidate.contains(input_lower.as_str()) || input_lower.contains(candidate));
+            && (candidate_lower.contains(input_lower.as_str())
+                || input_lower.contains(candidate_lower.as_str()));
         if (d <= limit || contained) && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, candidate));
         }
@@ -69,5 +71,20 @@ mod tests {
             Some("max_blocking_threads")
         );
         assert_eq!(closest("zzz", keys), None);
+    }
+
+    #[test]
+    fn containment_ignores_case_like_the_distance() {
+        // Upper-case candidates, as for environment variable names: too far apart for the
+        // distance, but the input contains a known name.
+        let vars = ["DYN_SYSTEM_PORT", "DYN_HTTP_PORT"];
+        assert_eq!(
+            closest("DYN_SYSTEM_PORT_FOR_THE_STATUS_SERVER", vars),
+            Some("DYN_SYSTEM_PORT")
+        );
+        assert_eq!(
+            closest("dyn_http_port_number_override", vars),
+            Some("DYN_HTTP_PORT")
+        );
     }
 }
