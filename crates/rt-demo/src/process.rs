@@ -9,7 +9,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -67,19 +66,20 @@ pub struct Addresses {
     pub status: Option<SocketAddr>,
 }
 
+/// What the reader threads and the waiter thread have seen, behind one lock.
 #[derive(Default)]
 struct Output {
     lines: Vec<Line>,
     /// Streams still open (2 at the start).
     open: usize,
+    /// Set once by the thread that reaps the child.
+    exit: Option<Exit>,
 }
 
 /// A running service (see the [module docs](self)).
 pub struct ServiceProcess {
     pid: Pid,
     output: Arc<(Mutex<Output>, Condvar)>,
-    exit_rx: mpsc::Receiver<Exit>,
-    exit: Option<Exit>,
 }
 
 impl ServiceProcess {
@@ -99,8 +99,8 @@ impl ServiceProcess {
         let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
         let output = Arc::new((
             Mutex::new(Output {
-                lines: Vec::new(),
                 open: 2,
+                ..Output::default()
             }),
             Condvar::new(),
         ));
@@ -110,23 +110,20 @@ impl ServiceProcess {
         if let Some(err) = child.stderr.take() {
             read_lines(err, Stream::Stderr, Arc::clone(&output));
         }
-        let (exit_tx, exit_rx) = mpsc::channel();
-        // The child is reaped only here, so its pid cannot be reused while `self` may still
-        // signal it.
+        // The child is reaped only here, and its exit is kept for good, so `self` never
+        // signals a pid that may have been reused.
+        let waiter = Arc::clone(&output);
         std::thread::spawn(move || {
             if let Ok(status) = child.wait() {
-                let _ = exit_tx.send(Exit {
+                let (lock, cvar) = &*waiter;
+                lock.lock().unwrap_or_else(PoisonError::into_inner).exit = Some(Exit {
                     status,
                     at: Instant::now(),
                 });
+                cvar.notify_all();
             }
         });
-        Ok(ServiceProcess {
-            pid,
-            output,
-            exit_rx,
-            exit: None,
-        })
+        Ok(ServiceProcess { pid, output })
     }
 
     /// The child's process id.
@@ -155,9 +152,13 @@ impl ServiceProcess {
                 return Ok(line.clone());
             }
             if out.open == 0 {
+                let status = match out.exit {
+                    Some(exit) => format!("exit code {}", exit.code()),
+                    None => "output closed".to_owned(),
+                };
                 drop(out);
                 return Err(DemoError::ServiceExited {
-                    status: self.exit_words(),
+                    status,
                     waited_for: what.to_owned(),
                     output: self.output_text(),
                 });
@@ -216,35 +217,26 @@ impl ServiceProcess {
     ///
     /// [`DemoError::WaitTimeout`] when it is still running.
     pub fn wait_exit(&mut self, timeout: Duration) -> Result<Exit, DemoError> {
-        if let Some(exit) = self.exit {
-            return Ok(exit);
-        }
-        match self.exit_rx.recv_timeout(timeout) {
-            Ok(exit) => {
-                self.exit = Some(exit);
-                // Let the readers take the last lines (the pipes close with the process).
-                self.wait_streams_closed(Duration::from_secs(5));
-                Ok(exit)
-            }
-            Err(_) => Err(DemoError::WaitTimeout {
+        let (lock, cvar) = &*self.output;
+        let out = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let (out, _) = cvar
+            .wait_timeout_while(out, timeout, |o| o.exit.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(exit) = out.exit else {
+            return Err(DemoError::WaitTimeout {
                 what: format!("process {} to exit", self.pid),
                 after: timeout,
-            }),
-        }
+            });
+        };
+        // Let the readers take the last lines (the pipes close with the process).
+        let _ = cvar.wait_timeout_while(out, Duration::from_secs(5), |o| o.open > 0);
+        Ok(exit)
     }
 
     /// Whether the child has exited (without waiting).
     pub fn try_exit(&mut self) -> Option<Exit> {
-        if self.exit.is_none() {
-            self.exit = self.exit_rx.try_recv().ok();
-        }
-        self.exit
-    }
-
-    fn wait_streams_closed(&self, timeout: Duration) {
-        let (lock, cvar) = &*self.output;
-        let out = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = cvar.wait_timeout_while(out, timeout, |o| o.open > 0);
+        let (lock, _) = &*self.output;
+        lock.lock().unwrap_or_else(PoisonError::into_inner).exit
     }
 
     /// Every line read so far.
@@ -285,29 +277,26 @@ impl ServiceProcess {
             .iter()
             .find_map(|l| ReportLine::parse(l))
     }
-
-    fn exit_words(&self) -> String {
-        match self.exit.or_else(|| self.exit_rx.try_recv().ok()) {
-            Some(exit) => format!("exit code {}", exit.code()),
-            None => "output closed".to_owned(),
-        }
-    }
 }
 
 impl Drop for ServiceProcess {
     fn drop(&mut self) {
         if self.try_exit().is_none() {
             let _ = kill(self.pid, Signal::SIGKILL);
-            let _ = self.exit_rx.recv_timeout(Duration::from_secs(5));
+            let (lock, cvar) = &*self.output;
+            let out = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = cvar.wait_timeout_while(out, Duration::from_secs(5), |o| o.exit.is_none());
         }
     }
 }
 
 impl std::fmt::Debug for ServiceProcess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (lock, _) = &*self.output;
+        let exit = lock.lock().unwrap_or_else(PoisonError::into_inner).exit;
         f.debug_struct("ServiceProcess")
             .field("pid", &self.pid)
-            .field("exit", &self.exit)
+            .field("exit", &exit)
             .finish_non_exhaustive()
     }
 }
@@ -343,4 +332,32 @@ fn read_lines(
         lock.lock().unwrap_or_else(PoisonError::into_inner).open -= 1;
         cvar.notify_all();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_is_kept_after_a_wait_for_a_line_that_never_came() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo hello; exit 3"]);
+        let mut child = ServiceProcess::spawn(command).unwrap();
+        let never = |l: &Line| l.text == "never";
+        let err = child
+            .wait_for_line("a line that never comes", Duration::from_secs(30), never)
+            .unwrap_err();
+        assert!(matches!(err, DemoError::ServiceExited { .. }), "{err}");
+        // Building that error must not consume the exit: it is still there to wait for.
+        assert_eq!(child.wait_exit(Duration::from_secs(30)).unwrap().code(), 3);
+        assert_eq!(child.try_exit().map(|e| e.code()), Some(3));
+        let err = child
+            .wait_for_line("a line that never comes", Duration::from_secs(30), never)
+            .unwrap_err();
+        assert!(
+            matches!(&err, DemoError::ServiceExited { status, .. } if status == "exit code 3"),
+            "{err}"
+        );
+        assert_eq!(child.stdout_lines(), ["hello"]);
+    }
 }
