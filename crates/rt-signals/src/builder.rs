@@ -148,14 +148,7 @@ impl SignalListenerBuilder {
             .hook
             .unwrap_or_else(|| Arc::new(|forced| default_force_exit(forced)));
         let escalation = Escalation::new(self.debounce);
-        Ok(listener::spawn(
-            handle,
-            os,
-            escalation,
-            self.targets,
-            hook,
-            self.debounce,
-        ))
+        Ok(listener::spawn(handle, os, escalation, self.targets, hook))
     }
 }
 

@@ -42,6 +42,11 @@ impl Escalation {
         }
     }
 
+    /// The debounce window this rule was made with.
+    pub(crate) fn debounce(&self) -> Duration {
+        self.debounce
+    }
+
     /// Classifies a signal of `kind` that arrived at `now`.
     pub(crate) fn on_signal(&mut self, kind: SignalKind, now: Instant) -> Decision {
         if let Some((last, at)) = self.last_counted {

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::time::Instant;
@@ -113,7 +112,6 @@ pub(crate) fn spawn(
     escalation: Escalation,
     targets: Vec<Target>,
     hook: ForceExitHook,
-    debounce: Duration,
 ) -> SignalListener {
     let shared = Arc::new(Shared {
         first: OnceLock::new(),
@@ -129,7 +127,6 @@ pub(crate) fn spawn(
         escalation,
         targets,
         hook,
-        debounce,
     };
     // The handle is not kept: `stop` ends the task through its token, and the runtime's own
     // shutdown drops it (which also marks it finished).
@@ -145,7 +142,6 @@ struct Task {
     escalation: Escalation,
     targets: Vec<Target>,
     hook: ForceExitHook,
-    debounce: Duration,
 }
 
 impl Task {
@@ -204,7 +200,7 @@ impl Task {
                 tracing::info!(
                     signal = %kind,
                     "ignoring repeated {kind} {after:?} after the last one (debounce window {:?})",
-                    self.debounce,
+                    self.escalation.debounce(),
                 );
             }
         }
