@@ -161,6 +161,17 @@ fn validate(config: &ComputeConfig) -> Result<(usize, usize), ComputeError> {
                 .to_owned(),
         ));
     }
+    if config.thread_prefix.contains('\0') {
+        // The OS takes thread names as C strings: the standard library panics on a NUL byte.
+        return Err(invalid(
+            "thread_prefix",
+            format!(
+                "is {:?}, which contains a NUL byte; thread names cannot hold one, use a short \
+                 name such as \"compute\"",
+                config.thread_prefix
+            ),
+        ));
+    }
     if config.thread_prefix.len() > MAX_THREAD_PREFIX_LEN {
         return Err(invalid(
             "thread_prefix",
@@ -193,8 +204,8 @@ impl ComputePool {
     ///
     /// [`ComputeError::InvalidConfig`] naming the field when `num_threads` is `Some(0)` (use
     /// `None`, or disable the pool) or above 1024, `stack_size` is below 128 KiB or above
-    /// 1 GiB, `thread_prefix` is empty or longer than 32 bytes, or `bridge_spin_us` is above
-    /// 1000; [`ComputeError::ThreadStart`] when the OS refuses the
+    /// 1 GiB, `thread_prefix` is empty, longer than 32 bytes or contains a NUL byte, or
+    /// `bridge_spin_us` is above 1000; [`ComputeError::ThreadStart`] when the OS refuses the
     /// threads.
     ///
     /// ```

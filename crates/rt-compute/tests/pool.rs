@@ -55,6 +55,15 @@ fn invalid_configs_name_the_field() {
     .unwrap_err();
     assert_eq!(field_of(prefix), "thread_prefix");
 
+    // Thread names are C strings: a NUL byte is an error value, not a panic in the OS layer.
+    let nul = ComputePool::new(ComputeConfig {
+        thread_prefix: "compute\0x".to_owned(),
+        ..ComputeConfig::default()
+    })
+    .unwrap_err();
+    assert!(nul.to_string().contains("NUL"), "{nul}");
+    assert_eq!(field_of(nul), "thread_prefix");
+
     let spin = ComputePool::new(ComputeConfig {
         bridge_spin_us: 1001,
         ..ComputeConfig::default()
