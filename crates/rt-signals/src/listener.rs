@@ -42,7 +42,7 @@ pub struct SignalListener {
 
 /// State shared between the listener handle and its task.
 struct Shared {
-    /// The signal that requested the graceful shutdown; set before `requested` is cancelled.
+    /// The signal that requested the graceful shutdown; set before any receiver is told.
     first: OnceLock<SignalKind>,
     /// Cancelled once every receiver has been told about the first signal.
     requested: CancellationToken,
@@ -58,7 +58,8 @@ impl SignalListener {
         SignalListenerBuilder::new()
     }
 
-    /// The signal that requested the graceful shutdown, if one has arrived.
+    /// The signal that requested the graceful shutdown, if one has arrived. It is set before the
+    /// receivers are told, so a receiver (or whoever a receiver wakes) already sees it.
     pub fn first_signal(&self) -> Option<SignalKind> {
         self.shared.first.get().copied()
     }
@@ -177,11 +178,11 @@ impl Task {
                 if let Err(error) = crate::systemd::notify_stopping() {
                     tracing::warn!(%error, "could not tell systemd that the service is stopping");
                 }
+                // Only a first signal gets here, once: `set` cannot fail.
+                let _ = self.shared.first.set(kind);
                 for target in &self.targets {
                     run_caught("shutdown callback", || target.request(kind));
                 }
-                // Only a first signal gets here, once: `set` cannot fail.
-                let _ = self.shared.first.set(kind);
                 self.shared.requested.cancel();
             }
             Decision::Forced(forced) => {

@@ -8,7 +8,7 @@
 // Test helpers outside `#[test]` fns unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -212,4 +212,30 @@ async fn the_coordinator_target_starts_phase_one_and_leaves_the_main_token() {
     // The drain ends when the work does, and only then is the main token cancelled.
     drop(request);
     within("the main token", coordinator.main_token().cancelled()).await;
+}
+
+/// A receiver woken by the first signal (here: told through a callback, which may wake other
+/// threads) already finds it in `first_signal()`: on a multi-thread runtime a task woken by the
+/// token must not see the request without its signal.
+#[tokio::test]
+async fn receivers_see_the_first_signal_when_they_are_told() {
+    let _serial = SERIAL.lock().await;
+    let slot: Arc<OnceLock<SignalListener>> = Arc::new(OnceLock::new());
+    let (tx, mut seen) = mpsc::unbounded_channel();
+    let listener = SignalListener::builder()
+        .on_shutdown({
+            let slot = Arc::clone(&slot);
+            move |_| tx.send(slot.get().unwrap().first_signal()).unwrap()
+        })
+        .force_exit_hook(|_| {})
+        .install()
+        .unwrap();
+    slot.set(listener).unwrap();
+
+    raise(Signal::SIGTERM);
+    assert_eq!(
+        within("the callback", seen.recv()).await.unwrap(),
+        Some(SignalKind::Terminate)
+    );
+    slot.get().unwrap().stop();
 }
