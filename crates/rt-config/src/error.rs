@@ -87,7 +87,10 @@ pub enum ConfigError {
     },
 
     /// A configuration file exists but cannot be read (permissions, not UTF-8, I/O error).
-    #[error("cannot read config file {path} (named by {named_by}): {message}")]
+    #[error(
+        "cannot read config file {path} (named by {named_by}): {message}; fix the path or the \
+         file's permissions, and keep the file UTF-8 text"
+    )]
     Read {
         /// The path.
         path: PathBuf,

@@ -436,3 +436,19 @@ fn an_explicit_file_that_cannot_be_looked_up_is_a_read_error_not_missing() {
         assert!(!text.contains("does not exist"), "{text}");
     }
 }
+
+#[test]
+fn a_file_that_is_not_utf8_says_what_to_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("runtime.toml");
+    std::fs::write(&file, b"http_port = 9000 # \xff\xfe\n").unwrap();
+    let err = ConfigLoader::new()
+        .system_files([&file])
+        .load()
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&file.display().to_string()), "{text}");
+    assert!(text.contains("system config file list"), "{text}");
+    assert!(text.contains("keep the file UTF-8 text"), "{text}");
+}
