@@ -117,33 +117,27 @@ impl Collector for RuntimeCollector {
             u64::try_from(s.coordinator.tracker().get_count()).unwrap_or(u64::MAX),
         )?;
 
+        // Names are unique in the registry (registering a finished entry's name again
+        // replaces it), so each endpoint has one series.
         let components = s.registry.snapshot();
-        // The latest entry of each endpoint name, in registration order.
-        let mut endpoints: Vec<(&str, usize)> = Vec::new();
-        let mut index: HashMap<&str, usize> = HashMap::new();
         let mut per_state: HashMap<(ComponentKind, ComponentState), i64> = HashMap::new();
         for c in &components {
             *per_state.entry((c.kind, c.state)).or_default() += 1;
-            if c.kind == ComponentKind::Endpoint {
-                match index.get(c.name.as_str()) {
-                    Some(&i) => endpoints[i].1 = c.in_flight,
-                    None => {
-                        index.insert(c.name.as_str(), endpoints.len());
-                        endpoints.push((c.name.as_str(), c.in_flight));
-                    }
-                }
-            }
         }
-        if !endpoints.is_empty() {
+        let mut endpoints = components
+            .iter()
+            .filter(|c| c.kind == ComponentKind::Endpoint)
+            .peekable();
+        if endpoints.peek().is_some() {
             let mut family = e.encode_descriptor(
                 "dyn_runtime_endpoint_in_flight_requests",
                 "Requests in flight per endpoint.",
                 None,
                 MetricType::Gauge,
             )?;
-            for (name, in_flight) in endpoints {
-                ConstGauge::new(u64::try_from(in_flight).unwrap_or(u64::MAX))
-                    .encode(family.encode_family(&[("endpoint", name)])?)?;
+            for c in endpoints {
+                ConstGauge::new(u64::try_from(c.in_flight).unwrap_or(u64::MAX))
+                    .encode(family.encode_family(&[("endpoint", c.name.as_str())])?)?;
             }
         }
         let mut family = e.encode_descriptor(

@@ -428,3 +428,23 @@ fn probes_answer_while_the_primary_runtime_is_saturated() {
     release_tx.send(()).unwrap();
     runtime.primary().block_on(blocker).unwrap();
 }
+
+#[test]
+fn an_endpoint_name_registered_again_has_one_in_flight_series() {
+    let runtime = runtime();
+    let server = start(&runtime);
+    let registry = runtime.registry();
+    let first = registry
+        .register("generate", ComponentKind::Endpoint)
+        .unwrap();
+    first.set_state(ComponentState::Stopped).unwrap();
+    let second = registry
+        .register("generate", ComponentKind::Endpoint)
+        .unwrap();
+    second.set_state(ComponentState::Running).unwrap();
+    let metrics = get(server.local_addr(), "/metrics").body;
+    let series = r#"dyn_runtime_endpoint_in_flight_requests{endpoint="generate"}"#;
+    assert_eq!(metrics.matches(series).count(), 1, "{metrics}");
+    assert!(metrics.contains(r#"dyn_runtime_components{kind="endpoint",state="running"} 1"#));
+    assert!(metrics.contains(r#"dyn_runtime_components{kind="endpoint",state="stopped"} 0"#));
+}
