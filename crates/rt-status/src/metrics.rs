@@ -1,24 +1,6 @@
-//! The Prometheus collector: every value is read from the runtime at scrape time.
-//!
-//! | metric | type | labels | what |
-//! |---|---|---|---|
-//! | `dyn_runtime_uptime_seconds` | gauge | | seconds since the status server started |
-//! | `dyn_runtime_shutdown_phase` | gauge | `phase` | 1 for the current phase, 0 for the others |
-//! | `dyn_runtime_shutdown_tracker_active` | gauge | | endpoints and tasks the drain waits for |
-//! | `dyn_runtime_endpoint_in_flight_requests` | gauge | `endpoint` | requests in flight per endpoint |
-//! | `dyn_runtime_components` | gauge | `kind`, `state` | registry entries per kind and state |
-//! | `dyn_runtime_compute_threads` | gauge | | compute pool threads (0: no pool) |
-//! | `dyn_runtime_compute_tasks_total` | counter | | jobs that ran to the end |
-//! | `dyn_runtime_compute_tasks_panicked_total` | counter | | jobs that panicked |
-//! | `dyn_runtime_compute_tasks_skipped_total` | counter | | jobs dropped before they started |
-//! | `dyn_runtime_compute_slow_tasks_total` | counter | | jobs longer than 100 ms |
-//! | `dyn_runtime_compute_tasks_active` | gauge | | jobs running now |
-//! | `dyn_runtime_compute_tasks_queued` | gauge | | jobs submitted, not started |
-//! | `dyn_runtime_compute_task_mean_duration_seconds` | gauge | | mean job run time |
-//! | `dyn_runtime_compute_task_max_duration_seconds` | gauge | | longest job run time |
-//!
-//! The compute series other than `dyn_runtime_compute_threads` are absent when the runtime
-//! has no compute pool.
+//! The Prometheus collector: every value is read from the runtime at scrape time. The series
+//! it writes are listed in the crate documentation's metrics table (`lib.rs`), the one list to
+//! keep in step with [`RuntimeCollector`]'s `encode`.
 
 use std::collections::HashMap;
 use std::fmt;
