@@ -633,7 +633,16 @@ fn drive(o: &Options) -> Result<Summary, DemoError> {
                         + tally.refused_unanswered.load(Ordering::SeqCst),
                 ));
             }
-            Err(e) => return Err(e),
+            // Report the whole bound, not the last 100 ms poll.
+            Err(_) => {
+                return Err(DemoError::WaitTimeout {
+                    what: format!(
+                        "the service (pid {}) to exit after the SIGTERM",
+                        service.pid()
+                    ),
+                    after: EXIT_TIMEOUT,
+                })
+            }
         }
     };
     bar.finish(&format!(
