@@ -102,10 +102,7 @@ pub fn request(
 ) -> Result<Response, DemoError> {
     let deadline = Instant::now() + timeout;
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|source| {
-        if matches!(
-            source.kind(),
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-        ) {
+        if is_timeout(&source) {
             DemoError::Timeout {
                 addr,
                 after: timeout,
