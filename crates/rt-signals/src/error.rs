@@ -4,9 +4,11 @@ use crate::SignalKind;
 
 /// Why signal handling (or a service-manager notification) could not be set up.
 ///
-/// None of these errors starts a shutdown: a listener that could not be installed leaves the
-/// process running with the operating system's default signal behaviour, and the caller decides
-/// what to do (usually: report the error and exit non-zero).
+/// None of these errors starts a shutdown, and the caller decides what to do (usually: report
+/// the error and exit non-zero). A listener that could not be installed is not running; note
+/// that on Unix a handler that was installed before another one failed (SIGINT before SIGTERM)
+/// stays registered with tokio for the life of the process, so that signal is then ignored
+/// rather than ending the process: do not keep running without a listener.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignalError {

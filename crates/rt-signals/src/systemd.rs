@@ -81,12 +81,20 @@ pub fn notify_status(status: &str) -> Result<(), SignalError> {
 /// (microseconds, above zero), provided `WATCHDOG_PID` is unset or names this process. The
 /// watchdog must be fed more often than this; [`run_watchdog`] pings at half of it.
 pub fn watchdog_interval() -> Option<Duration> {
-    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.trim().parse().ok()?;
+    let raw = std::env::var("WATCHDOG_USEC").ok()?;
+    let Ok(usec) = raw.trim().parse::<u64>() else {
+        tracing::warn!(value = %raw, "WATCHDOG_USEC is not a whole number of microseconds: the systemd watchdog stays off");
+        return None;
+    };
     if usec == 0 {
         return None;
     }
     if let Ok(pid) = std::env::var("WATCHDOG_PID") {
-        if pid.trim().parse::<u32>().ok()? != std::process::id() {
+        let Ok(pid) = pid.trim().parse::<u32>() else {
+            tracing::warn!(value = %pid, "WATCHDOG_PID is not a process id: the systemd watchdog stays off");
+            return None;
+        };
+        if pid != std::process::id() {
             return None;
         }
     }
