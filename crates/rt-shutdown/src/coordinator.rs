@@ -317,7 +317,7 @@ impl ShutdownCoordinator {
                 {
                     Ok(rt) => rt.block_on(drive(inner)),
                     Err(e) => {
-                        inner.driver_claimed.store(false, Ordering::Release);
+                        release_driver(&inner);
                         tracing::error!(
                             error = %e,
                             "could not build a runtime to drive the shutdown phases; \
@@ -327,7 +327,7 @@ impl ShutdownCoordinator {
                 }
             });
         if let Err(source) = spawned {
-            self.inner.driver_claimed.store(false, Ordering::Release);
+            release_driver(&self.inner);
             tracing::error!(
                 "{}; phases 2 and 3 will run when shutdown_and_wait is awaited",
                 ShutdownError::DriverThread { source }
@@ -394,6 +394,15 @@ async fn bounded<F: Future<Output = ()>>(
     }
 }
 
+/// Gives up the claim on driving phases 2 and 3 and wakes the pending `shutdown_and_wait`
+/// callers, so that one of them drives the phases itself. A waiter that found the claim taken
+/// is waiting for `driver_lost`: releasing the claim without the wake-up would leave it waiting
+/// for a report that nobody produces.
+fn release_driver(inner: &Inner) {
+    inner.driver_claimed.store(false, Ordering::Release);
+    inner.driver_lost.notify_waiters();
+}
+
 /// Releases the claim on driving the phases if the driver is dropped before it publishes the
 /// report, and wakes the waiters so that one of them takes over.
 struct DriverClaim(Arc<Inner>);
@@ -405,8 +414,7 @@ impl Drop for DriverClaim {
                 "the task driving the shutdown phases ended early (its runtime shut down?); \
                  the next shutdown_and_wait call drives them"
             );
-            self.0.driver_claimed.store(false, Ordering::Release);
-            self.0.driver_lost.notify_waiters();
+            release_driver(&self.0);
         }
     }
 }
