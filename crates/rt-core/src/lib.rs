@@ -42,13 +42,13 @@
 //!
 //! ```
 //! use rt_core::config::RuntimeConfig;
-//! use rt_core::{compute_large, Runtime, RuntimeError, Worker, WorkerOutcome};
+//! use rt_core::{compute_large, BoxError, Runtime, RuntimeError, Worker, WorkerOutcome};
 //! use tokio::sync::{mpsc, oneshot};
 //!
 //! /// A request: a number to square-sum up to, and where to send the answer.
 //! type Request = (u64, oneshot::Sender<u64>);
 //!
-//! async fn app(runtime: Runtime) -> Result<(), RuntimeError> {
+//! async fn app(runtime: Runtime) -> Result<(), BoxError> {
 //!     let (tx, mut requests) = mpsc::channel::<Request>(64);
 //!
 //!     // The endpoint: accepts until phase 1, counts each request while it is served.
@@ -71,7 +71,7 @@
 //!
 //!     // A client (a real service gets its requests from the network).
 //!     let (reply, answer) = oneshot::channel();
-//!     tx.send((1_000, reply)).await.map_err(|_| RuntimeError::ShuttingDown { what: "send".into() })?;
+//!     tx.send((1_000, reply)).await?;
 //!     assert_eq!(answer.await.unwrap_or(0), 333_833_500);
 //!
 //!     // CPU work from the application itself, through the runtime.
@@ -79,9 +79,9 @@
 //!     assert_eq!(checksum, 0);
 //!
 //!     // Kubernetes would send SIGTERM now; this example sends it to itself.
-//! #   nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM).map_err(|e| RuntimeError::ShuttingDown { what: e.to_string() })?;
+//! #   nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM)?;
 //!     // The endpoint drains; the application returns when it is done.
-//!     endpoint.stopped().await
+//!     Ok(endpoint.stopped().await?)
 //! }
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
