@@ -149,16 +149,14 @@ async fn app(runtime: Runtime, counters: Arc<Counters>) -> Result<(), DemoError>
     if let Some(status) = &status {
         announce(&format!("{STATUS_PREFIX}{}", status.local_addr()));
     }
-    let listener = TcpListener::bind((config.http_host.as_str(), config.http_port))
-        .await
-        .map_err(|source| DemoError::Bind {
-            addr: format!("{}:{}", config.http_host, config.http_port),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| DemoError::Bind {
+    let bind_error = |source| DemoError::Bind {
         addr: format!("{}:{}", config.http_host, config.http_port),
         source,
-    })?;
+    };
+    let listener = TcpListener::bind((config.http_host.as_str(), config.http_port))
+        .await
+        .map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
     tracing::info!(%addr, "request listener bound");
     announce(&format!("{LISTENING_PREFIX}{addr}"));
 
