@@ -22,7 +22,7 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use rt_benches::{append_jsonl, json_line, quick};
+use rt_benches::{append_jsonl, json_line, percentile, quick};
 use rt_shutdown::GracefulShutdownTracker;
 use tokio_util::task::TaskTracker;
 
@@ -43,13 +43,8 @@ fn record(id: &str, iters: u64, elapsed: Duration) -> Duration {
 }
 
 fn median(id: &str) -> Option<f64> {
-    let samples = SAMPLES.lock().unwrap();
-    let mut v = samples.get(id)?.clone();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
+    let mut v = SAMPLES.lock().unwrap().get(id)?.clone();
+    (!v.is_empty()).then(|| percentile(&mut v, 50.0))
 }
 
 /// Runs `op` `iters` times on this thread; the time it took.
