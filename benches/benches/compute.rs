@@ -10,7 +10,8 @@
 //!    (`cargo xtask bench` merges these lines into `target/xtask/bench-summary.json`);
 //! 2. the same cases as criterion benchmarks (reports under `target/criterion`).
 //!
-//! `RT_BENCH_QUICK=1` shortens both parts (`cargo xtask bench --quick`).
+//! `RT_BENCH_QUICK=1` shortens both parts (`cargo xtask bench --quick`);
+//! `RT_BENCH_SKIP_CRITERION` (set to anything) runs part 1 alone.
 
 #![allow(clippy::expect_used)] // a benchmark that cannot set up has nothing to report
 
