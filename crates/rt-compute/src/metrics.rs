@@ -1,7 +1,10 @@
 //! Counters of a pool and the [`ComputeMetrics`] snapshot built from them.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::time::Duration;
 
 /// A job that runs longer than this counts as slow in [`ComputeMetrics::slow_tasks`].
@@ -58,8 +61,9 @@ impl Counters {
         if panicked {
             run.panicked.fetch_add(1, Relaxed);
         }
-        // Last, so that a snapshot never sees a completed job without its duration.
-        run.completed.fetch_add(1, Relaxed);
+        // Last and `Release`, so that a snapshot, which reads `completed` first with `Acquire`,
+        // never sees a completed job without its duration.
+        run.completed.fetch_add(1, Release);
     }
 
     /// Jobs submitted but neither started nor skipped yet.
@@ -79,7 +83,7 @@ impl Counters {
 
     pub(crate) fn snapshot(&self, num_threads: usize) -> ComputeMetrics {
         let run = &self.run.0;
-        let completed = run.completed.load(Relaxed);
+        let completed = run.completed.load(Acquire);
         let total_ns = run.total_ns.load(Relaxed);
         let avg = total_ns.checked_div(completed).unwrap_or(0);
         ComputeMetrics {
