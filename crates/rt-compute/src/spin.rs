@@ -27,7 +27,9 @@ use std::hint::spin_loop;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-/// Credit ceiling: this many budget-exhausting spins in a row stop spinning (credit halves).
+/// Credit ceiling. A spin that ends with the result adds one, a spin that runs out of budget
+/// halves the credit; at zero only probes spin, so from the ceiling five budget-exhausting spins
+/// in a row stop spinning.
 pub(crate) const MAX_CREDIT: u32 = 16;
 /// With no credit, one job in this many still spins (a probe).
 pub(crate) const PROBE_EVERY: u32 = 32;
