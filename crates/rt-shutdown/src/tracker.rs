@@ -109,11 +109,7 @@ impl Shared {
         if let Some(core) = last_class::get(self, name) {
             return core;
         }
-        let slot = {
-            let classes = self.classes.read().unwrap_or_else(PoisonError::into_inner);
-            classes.get(name).map(Arc::clone)
-        }
-        .unwrap_or_else(|| self.slot(name));
+        let slot = self.slot(name);
         #[cfg(not(loom))]
         last_class::set(&slot);
         Arc::clone(&slot.core)
