@@ -160,7 +160,8 @@ impl Shared {
 /// A [`TaskClass::register`] plus the guard's drop is four uncontended atomic operations, the
 /// same as `tokio_util::task::TaskTracker::token`: one word holds the count and the flags, and
 /// a class's live-guard count is the reference count its guards already pay for.
-/// [`register_task`](Self::register_task) adds a read-locked map lookup of the name.
+/// [`register_task`](Self::register_task) first compares the name with the class the calling
+/// thread registered last; only a different name adds a read-locked map lookup.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -258,8 +259,10 @@ impl GracefulShutdownTracker {
 
     /// Registers one unit of work named `name` and returns the guard that releases it.
     ///
-    /// Resolves the name through a read-mostly map; on a hot path, resolve it once with
-    /// [`task_class`](Self::task_class) and call [`TaskClass::register`].
+    /// Each thread remembers the class it registered last, so repeating a name costs a string
+    /// comparison; a different name is resolved through a read-mostly map. On a hot path that
+    /// alternates names, resolve each once with [`task_class`](Self::task_class) and call
+    /// [`TaskClass::register`].
     ///
     /// # Errors
     ///
