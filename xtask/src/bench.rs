@@ -256,6 +256,17 @@ fn print_table(v: &Json, fresh: &[String]) {
                 }
             }
         }
+        let earlier: Vec<&str> = sections
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| KNOWN.contains(n) && !fresh.iter().any(|f| f == n))
+            .collect();
+        if !earlier.is_empty() {
+            println!(
+                "\nFrom an earlier run, not measured now: {}",
+                earlier.join(", ")
+            );
+        }
     }
 }
 
