@@ -35,7 +35,9 @@ pub struct ShutdownReport {
     pub teardown: Duration,
     /// The bound phase 3 ran under: min(teardown timeout, what was left of the deadline).
     pub teardown_bound: Duration,
-    /// From the start of phase 1 to the end of phase 3.
+    /// Phase 1's duration plus the time from the start of phase 2 to the end of phase 3 (the
+    /// moment between phase 1 and the start of the task that drives phases 2 and 3 is not
+    /// counted: that task may run on another runtime, with another clock).
     pub total: Duration,
     /// Whether phase 2 was cut short by its bound while work was still registered.
     pub deadline_hit: bool,
