@@ -98,9 +98,10 @@
 //!
 //! # Exit codes
 //!
-//! [`WorkerOutcome::exit_code`]: 0 clean, 1 application error, 70
-//! ([`EXIT_CODE_SHUTDOWN_TIMEOUT`]) when the graceful deadline passed, 130 when a second
-//! signal forced the exit. `main` can return the outcome (it implements
+//! [`WorkerOutcome::exit_code`]: 0 ([`EXIT_CODE_CLEAN`]) clean, 1 ([`EXIT_CODE_APP_ERROR`])
+//! application error, 70 ([`EXIT_CODE_SHUTDOWN_TIMEOUT`]) when the graceful deadline passed
+//! (also when blocking work had to be abandoned to end within it), 130 ([`EXIT_CODE_FORCED`])
+//! when a second signal forced the exit. `main` can return the outcome (it implements
 //! [`std::process::Termination`]) or call [`WorkerOutcome::exit`]. The library never ends the
 //! process otherwise, except through the force-exit hook on a second signal.
 //!
@@ -115,8 +116,11 @@
 
 pub mod endpoint;
 pub mod error;
+mod left_running;
+mod outcome;
 pub mod registry;
 mod runtime;
+mod slot;
 mod worker;
 
 /// Configuration: [`RuntimeConfig`] and its loader (the `rt-config`
@@ -137,12 +141,13 @@ pub use rt_signals as signals;
 
 pub use endpoint::{EndpointBuilder, EndpointContext, EndpointHandle, InFlightGuard};
 pub use error::{BoxError, RuntimeError};
-pub use registry::{ComponentKind, ComponentSnapshot, ComponentState, Registry};
-pub use runtime::{Runtime, PRIMARY_THREAD_PREFIX, SECONDARY_THREAD_PREFIX};
-pub use worker::{
-    Worker, WorkerOutcome, APP_TASK_NAME, EXIT_CODE_APP_ERROR, EXIT_CODE_CLEAN,
-    EXIT_CODE_FORCED_EXIT, EXIT_CODE_SHUTDOWN_TIMEOUT,
+pub use outcome::{
+    WorkerOutcome, EXIT_CODE_APP_ERROR, EXIT_CODE_CLEAN, EXIT_CODE_SHUTDOWN_TIMEOUT,
 };
+pub use registry::{ComponentKind, ComponentSnapshot, ComponentState, Registry};
+pub use rt_signals::EXIT_CODE_FORCED;
+pub use runtime::{Runtime, PRIMARY_THREAD_PREFIX, SECONDARY_THREAD_PREFIX};
+pub use worker::{Worker, APP_TASK_NAME};
 
 pub use rt_compute::{compute_large, compute_medium, compute_small, ComputeError, ComputePool};
 pub use rt_config::{ComputeConfig, ConfigError, RuntimeConfig};

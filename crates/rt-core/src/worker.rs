@@ -1,181 +1,30 @@
-//! [`Worker`]: runs an application under the runtime, the signals and one shutdown deadline,
-//! and turns the outcome into a process exit code.
+//! [`Worker`]: runs an application under the runtime, the signals and one shutdown deadline.
 
 use std::fmt;
 use std::future::Future;
-use std::process::{ExitCode, Termination};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rt_config::RuntimeConfig;
-use rt_shutdown::{ShutdownPhase, ShutdownReport};
-use rt_signals::{ForcedExit, SignalListener, EXIT_CODE_FORCED};
+use rt_shutdown::ShutdownPhase;
+use rt_signals::{ForcedExit, SignalListener};
 use tokio::runtime::Handle;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::error::{panic_message, BoxError, RuntimeError};
+use crate::left_running;
+use crate::outcome::WorkerOutcome;
+use crate::slot::ProcessSlot;
 use crate::Runtime;
-
-/// Exit code of a clean run: the application returned `Ok` and the shutdown finished within
-/// its deadline.
-pub const EXIT_CODE_CLEAN: i32 = 0;
-/// Exit code when the application returned an error or panicked.
-pub const EXIT_CODE_APP_ERROR: i32 = 1;
-/// Exit code when the graceful deadline passed before the application and the shutdown were
-/// done (`EX_SOFTWARE` from `sysexits.h`).
-pub const EXIT_CODE_SHUTDOWN_TIMEOUT: i32 = 70;
-/// Exit code when a second signal forced the exit: 130 (128 + `SIGINT`), whichever signal came
-/// second. The same as [`signals::EXIT_CODE_FORCED`](crate::signals::EXIT_CODE_FORCED).
-pub const EXIT_CODE_FORCED_EXIT: i32 = EXIT_CODE_FORCED;
 
 /// The name under which the application is registered in the tracker while it runs, so that
 /// phase 2 waits for it and the report names it if it is still running at the deadline.
 pub const APP_TASK_NAME: &str = "worker app";
 
-/// Set while a [`Worker`] exists: one per process.
-static WORKER_ACTIVE: AtomicBool = AtomicBool::new(false);
-
-/// How a [`Worker`] run ended. Turn it into the process's exit code with
-/// [`exit_code`](Self::exit_code), by returning it from `main` (it implements
-/// [`Termination`]), or with [`exit`](Self::exit).
-///
-/// When several things went wrong, the outcome names the first in this order: a forced exit,
-/// an application error, the deadline. The [`ShutdownReport`] is there whenever the shutdown
-/// ran to its end (always, except after a forced exit).
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum WorkerOutcome {
-    /// The application returned `Ok(())` and the shutdown finished within the deadline.
-    Clean {
-        /// What the shutdown did.
-        report: ShutdownReport,
-    },
-    /// The application returned an error or panicked.
-    AppError {
-        /// The application's error (a panic becomes an error naming its message).
-        error: BoxError,
-        /// What the shutdown did.
-        report: ShutdownReport,
-    },
-    /// The worker's graceful deadline passed before the application returned, or the
-    /// shutdown's drain was cut short (see the report's `still_active`).
-    DeadlineExceeded {
-        /// What the shutdown did; `still_active` names what was still running.
-        report: ShutdownReport,
-        /// Whether the application itself was still running at the deadline (it was then
-        /// aborted).
-        app_still_running: bool,
-    },
-    /// A second signal arrived during the shutdown and the force-exit hook returned (the
-    /// default hook ends the process with 130 before this is ever built).
-    Forced {
-        /// The two signals.
-        forced: ForcedExit,
-    },
-}
-
-impl WorkerOutcome {
-    /// The process exit code: 0 clean, 1 application error, 70
-    /// ([`EXIT_CODE_SHUTDOWN_TIMEOUT`]) deadline passed, 130 forced.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            WorkerOutcome::Clean { .. } => EXIT_CODE_CLEAN,
-            WorkerOutcome::AppError { .. } => EXIT_CODE_APP_ERROR,
-            WorkerOutcome::DeadlineExceeded { .. } => EXIT_CODE_SHUTDOWN_TIMEOUT,
-            WorkerOutcome::Forced { .. } => EXIT_CODE_FORCED_EXIT,
-        }
-    }
-
-    /// Whether the run was clean.
-    pub fn is_clean(&self) -> bool {
-        matches!(self, WorkerOutcome::Clean { .. })
-    }
-
-    /// The shutdown's report, when the shutdown ran to its end.
-    pub fn shutdown_report(&self) -> Option<&ShutdownReport> {
-        match self {
-            WorkerOutcome::Clean { report }
-            | WorkerOutcome::AppError { report, .. }
-            | WorkerOutcome::DeadlineExceeded { report, .. } => Some(report),
-            WorkerOutcome::Forced { .. } => None,
-        }
-    }
-
-    /// The application's error, for [`AppError`](Self::AppError).
-    pub fn app_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
-        match self {
-            WorkerOutcome::AppError { error, .. } => Some(error.as_ref()),
-            _ => None,
-        }
-    }
-
-    /// Logs the outcome and ends the process with [`exit_code`](Self::exit_code). Meant for
-    /// the end of `main`; like [`std::process::exit`] it runs no destructors of the caller's
-    /// stack, so drop what must be dropped first. Returning the outcome from `main` (see
-    /// [`Termination`]) is the alternative that does run them.
-    pub fn exit(self) -> ! {
-        self.log();
-        std::process::exit(self.exit_code())
-    }
-
-    fn log(&self) {
-        match self {
-            WorkerOutcome::Clean { report } => tracing::info!(%report, "worker finished cleanly"),
-            WorkerOutcome::AppError { error, report } => {
-                tracing::error!(%error, %report, "worker finished: the application failed")
-            }
-            WorkerOutcome::DeadlineExceeded {
-                report,
-                app_still_running,
-            } => {
-                tracing::error!(%report, app_still_running, "worker finished: the graceful deadline passed")
-            }
-            WorkerOutcome::Forced { forced } => {
-                tracing::warn!(first = %forced.first, second = %forced.second, "worker finished: exit forced by a second signal")
-            }
-        }
-    }
-}
-
-impl fmt::Display for WorkerOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WorkerOutcome::Clean { report } => write!(f, "clean (exit 0): {report}"),
-            WorkerOutcome::AppError { error, report } => {
-                write!(f, "application error (exit 1): {error}; {report}")
-            }
-            WorkerOutcome::DeadlineExceeded {
-                report,
-                app_still_running,
-            } => write!(
-                f,
-                "graceful deadline passed (exit 70){}: {report}",
-                if *app_still_running {
-                    ", application still running"
-                } else {
-                    ""
-                }
-            ),
-            WorkerOutcome::Forced { forced } => write!(
-                f,
-                "forced by {} during the shutdown started by {} (exit 130)",
-                forced.second, forced.first
-            ),
-        }
-    }
-}
-
-/// `fn main() -> WorkerOutcome` (or `-> Result<WorkerOutcome, RuntimeError>`) exits with
-/// [`WorkerOutcome::exit_code`], after logging the outcome and running destructors.
-impl Termination for WorkerOutcome {
-    fn report(self) -> ExitCode {
-        self.log();
-        // Every code is in 0..=255.
-        ExitCode::from(u8::try_from(self.exit_code()).unwrap_or(1))
-    }
-}
+/// The least time the owned runtimes get to let their idle threads exit when
+/// [`Worker::execute`] drops them, even when the budget is spent: enough for an idle thread to
+/// notice the shutdown, so that only threads busy in blocking work count as abandoned.
+const THREAD_EXIT_GRACE: Duration = Duration::from_millis(100);
 
 type Hook = Arc<dyn Fn(ForcedExit) + Send + Sync + 'static>;
 
@@ -196,10 +45,17 @@ type Hook = Arc<dyn Fn(ForcedExit) + Send + Sync + 'static>;
 ///    primary runtime with a clone of the runtime.
 /// 3. When the shutdown starts (signal, or [`Runtime::shutdown`] from anywhere) or the
 ///    application returns on its own, the **one deadline** `worker_graceful_shutdown_timeout`
-///    (`DYN_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT`) starts. Within it the application drains and
-///    returns, phase 2 waits for the endpoints and the application, phase 3 tears down: each
-///    stage takes the smaller of its own cap and what is left.
-/// 4. Returns a [`WorkerOutcome`]. The library never exits the process itself, except through
+///    (`DYN_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT`) starts: one instant, from which every remaining
+///    wait is measured. Within it the application drains and returns, phase 2 waits for the
+///    endpoints and the application, phase 3 tears down: each stage takes the smaller of its
+///    own cap and what is left. A shutdown already started (by the signal) is waited for, not
+///    requested again; one the application did not start (it returned on its own) is started.
+/// 4. [`execute`](Self::execute) only: drops the owned runtime within what is left of the same
+///    deadline (at least 100 ms, for idle threads to exit). Blocking work still running then
+///    (a `spawn_blocking` task left behind) is abandoned, and a clean run becomes
+///    [`WorkerOutcome::DeadlineExceeded`] naming it: the process is done within its budget, or
+///    exits 70 saying why.
+/// 5. Returns a [`WorkerOutcome`]. The library never exits the process itself, except through
 ///    the force-exit hook and [`WorkerOutcome::exit`].
 ///
 /// # One per process
@@ -236,7 +92,7 @@ pub struct Worker {
     runtime: Runtime,
     hook: Option<Hook>,
     /// The process's worker slot, released when the worker is dropped.
-    _slot: Slot,
+    _slot: ProcessSlot,
 }
 
 impl Worker {
@@ -246,7 +102,7 @@ impl Worker {
     ///
     /// [`RuntimeError::WorkerAlreadyActive`], and those of [`Runtime::from_settings`].
     pub fn from_settings() -> Result<Self, RuntimeError> {
-        Self::claim()?.with(Runtime::from_settings)
+        Self::with_slot(Runtime::from_settings)
     }
 
     /// A worker with an owned runtime from [`Runtime::from_config`].
@@ -255,7 +111,7 @@ impl Worker {
     ///
     /// [`RuntimeError::WorkerAlreadyActive`], and those of [`Runtime::from_config`].
     pub fn from_config(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        Self::claim()?.with(|| Runtime::from_config(config))
+        Self::with_slot(|| Runtime::from_config(config))
     }
 
     /// A worker on the calling thread's tokio runtime ([`Runtime::from_current`]); run it with
@@ -265,7 +121,7 @@ impl Worker {
     ///
     /// [`RuntimeError::WorkerAlreadyActive`], and those of [`Runtime::from_current`].
     pub fn from_current() -> Result<Self, RuntimeError> {
-        Self::claim()?.with(Runtime::from_current)
+        Self::with_slot(Runtime::from_current)
     }
 
     /// A worker on an existing [`Runtime`] (for example one wrapped with
@@ -275,14 +131,20 @@ impl Worker {
     ///
     /// [`RuntimeError::WorkerAlreadyActive`].
     pub fn from_runtime(runtime: Runtime) -> Result<Self, RuntimeError> {
-        Self::claim()?.with(|| Ok(runtime))
+        Self::with_slot(|| Ok(runtime))
     }
 
-    fn claim() -> Result<Slot, RuntimeError> {
-        WORKER_ACTIVE
-            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-            .map(|_| Slot)
-            .map_err(|_| RuntimeError::WorkerAlreadyActive)
+    /// Claims the process's worker slot, then builds the runtime; on an error the slot is
+    /// dropped (freed) with it.
+    fn with_slot(
+        build: impl FnOnce() -> Result<Runtime, RuntimeError>,
+    ) -> Result<Self, RuntimeError> {
+        let slot = ProcessSlot::claim()?;
+        Ok(Worker {
+            runtime: build()?,
+            hook: None,
+            _slot: slot,
+        })
     }
 
     /// The worker's runtime.
@@ -291,8 +153,9 @@ impl Worker {
     }
 
     /// Replaces what a second signal does (default: end the process with 130 at once). A hook
-    /// that returns makes the run end with [`WorkerOutcome::Forced`] instead; use it to flush
-    /// something first, or in tests.
+    /// that returns (or panics) makes the run end with [`WorkerOutcome::Forced`] instead, once
+    /// it has returned (through [`SignalListener::forced`]); use it to flush something first,
+    /// or in tests.
     pub fn force_exit_hook<F>(mut self, hook: F) -> Self
     where
         F: Fn(ForcedExit) + Send + Sync + 'static,
@@ -302,8 +165,9 @@ impl Worker {
     }
 
     /// Runs `app` and the shutdown to the end, blocking the calling thread (the usual end of
-    /// `main`). Must not be called from async code: use [`execute_async`](Self::execute_async)
-    /// there.
+    /// `main`), then drops the runtime within what is left of the deadline (see the
+    /// [type docs](Self), step 4). Must not be called from async code: use
+    /// [`execute_async`](Self::execute_async) there.
     ///
     /// # Errors
     ///
@@ -320,22 +184,41 @@ impl Worker {
             return Err(RuntimeError::ExecuteInAsyncContext);
         }
         // Keep a clone out here: if it is the last one when the run is over, the owned tokio
-        // runtimes are shut down cleanly here, outside any async context.
+        // runtimes are shut down here, outside any async context, and we learn what they left.
         let runtime = self.runtime.clone();
-        let outcome = runtime.primary().block_on(self.execute_async(app));
-        if let Ok(WorkerOutcome::DeadlineExceeded { .. } | WorkerOutcome::Forced { .. }) = &outcome
-        {
-            // The budget is spent: do not wait for stuck blocking tasks on the way out.
-            runtime.set_drop_bound(Duration::ZERO);
-        }
-        drop(runtime);
-        outcome
+        let ended = runtime.primary().block_on(self.run(app));
+        let ended = match ended {
+            Ok(ended) => ended,
+            Err(error) => {
+                drop(runtime);
+                return Err(error);
+            }
+        };
+        let bound = match ended.outcome {
+            // The user asked to get out: do not wait for blocking work on the way out.
+            WorkerOutcome::Forced { .. } => Duration::ZERO,
+            _ => ended
+                .deadline
+                .saturating_duration_since(Instant::now())
+                .max(THREAD_EXIT_GRACE),
+        };
+        runtime.set_drop_bound(bound);
+        let left = left_running::observe(|| drop(runtime));
+        let outcome = match left {
+            Some(threads) => ended.outcome.with_blocking_abandoned(threads),
+            None => ended.outcome,
+        };
+        outcome.log();
+        Ok(outcome)
     }
 
-    /// Runs `app` and the shutdown to the end (see the [type docs](Self)).
+    /// Runs `app` and the shutdown to the end (see the [type docs](Self)); the runtime is not
+    /// dropped here (it may be the caller's), so step 4 does not apply.
     ///
-    /// Not cancel-safe: dropping the future leaves the application and the shutdown running
-    /// without a deadline watcher and without the signal listener.
+    /// # Cancel safety
+    ///
+    /// This method is **not** cancel safe: dropping the future leaves the application and the
+    /// shutdown running without a deadline watcher and without the signal listener.
     ///
     /// # Errors
     ///
@@ -348,26 +231,33 @@ impl Worker {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError> + 'static,
     {
+        let outcome = self.run(app).await?.outcome;
+        outcome.log();
+        Ok(outcome)
+    }
+
+    /// The run shared by [`execute`](Self::execute) and [`execute_async`](Self::execute_async):
+    /// the outcome, unlogged, and the deadline it ran under.
+    async fn run<F, Fut, E>(self, app: F) -> Result<Ended, RuntimeError>
+    where
+        F: FnOnce(Runtime) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
         let runtime = self.runtime.clone();
         let config = runtime.config().clone();
         let budget = config.worker_graceful_shutdown_timeout();
 
-        // The forced exit: the hook (default: exit 130), then, if it returned, end the run.
-        let forced: Arc<Forced> = Arc::default();
-        let user_hook = self.hook.clone();
-        let f2 = Arc::clone(&forced);
-        let listener = SignalListener::builder()
-            .coordinator(runtime.shutdown_coordinator().clone())
-            .debounce(config.signal_debounce())
-            .force_exit_hook(move |fx| {
-                // Told after the hook returned (or panicked): the run ends only then.
-                let _tell = TellOnDrop(&f2, fx);
-                match &user_hook {
-                    Some(hook) => hook(fx),
-                    None => rt_signals::default_force_exit(fx),
-                }
-            })
-            .install_on(&runtime.secondary())?;
+        // The first signal starts the coordinator's phase 1; a second one calls the hook
+        // (default: exit 130), and if the hook returns, `listener.forced()` ends the run.
+        let coordinator = runtime.shutdown_coordinator().clone();
+        let mut signals = SignalListener::builder()
+            .on_shutdown(move |_| coordinator.shutdown())
+            .debounce(config.signal_debounce());
+        if let Some(hook) = self.hook.clone() {
+            signals = signals.force_exit_hook(move |forced| hook(forced));
+        }
+        let listener = signals.install_on(&runtime.secondary())?;
 
         let guard = runtime
             .graceful_shutdown_tracker()
@@ -387,19 +277,23 @@ impl Worker {
         // Stage 1: serve until the app returns, the shutdown starts, or a forced exit.
         let early = tokio::select! {
             biased;
-            fx = forced.wait() => return Ok(finish_forced(&listener, &app_abort, fx)),
+            Some(forced) = listener.forced() => {
+                return Ok(finish_forced(&listener, &app_abort, forced, Instant::now()));
+            }
             result = &mut app_task => Some(result),
             _ = phases.wait_for(|p| *p != ShutdownPhase::Running) => None,
         };
+        // The one deadline: every wait below is measured from this instant.
         let deadline = Instant::now() + budget;
         if early.is_some() {
             tracing::info!("application returned: shutting the runtime down");
         } else {
             tracing::info!(deadline = ?budget, "shutdown started: draining the application");
         }
-        runtime.shutdown();
 
-        // Stage 2: the app's drain and phases 2 and 3, all under one deadline.
+        // Stage 2: the app's drain and phases 2 and 3, all under the one deadline. The
+        // coordinator joins the shutdown the signal (or the app) started, or starts it when
+        // the app returned on its own; it is given what is left of the deadline.
         let (app_result, report) = {
             let app = async {
                 match early {
@@ -407,10 +301,14 @@ impl Worker {
                     None => tokio::time::timeout_at(deadline, &mut app_task).await.ok(),
                 }
             };
-            let shut = runtime.shutdown_and_wait(Some(budget));
+            let shut = runtime
+                .shutdown_coordinator()
+                .shutdown_and_wait(Some(deadline.saturating_duration_since(Instant::now())));
             tokio::select! {
                 biased;
-                fx = forced.wait() => return Ok(finish_forced(&listener, &app_abort, fx)),
+                Some(forced) = listener.forced() => {
+                    return Ok(finish_forced(&listener, &app_abort, forced, deadline));
+                }
                 both = async { tokio::join!(app, shut) } => both,
             }
         };
@@ -422,11 +320,13 @@ impl Worker {
                 WorkerOutcome::DeadlineExceeded {
                     report,
                     app_still_running: true,
+                    blocking_abandoned: 0,
                 }
             }
             Some(Ok(Ok(()))) if report.deadline_hit => WorkerOutcome::DeadlineExceeded {
                 report,
                 app_still_running: false,
+                blocking_abandoned: 0,
             },
             Some(Ok(Ok(()))) => WorkerOutcome::Clean { report },
             Some(Ok(Err(error))) => WorkerOutcome::AppError { error, report },
@@ -445,19 +345,29 @@ impl Worker {
                 }
             }
         };
-        outcome.log();
-        Ok(outcome)
+        Ok(Ended { outcome, deadline })
     }
+}
+
+/// How a run ended, before the runtime is dropped.
+struct Ended {
+    outcome: WorkerOutcome,
+    /// The one deadline of the run (for a forced exit before the shutdown: when it came).
+    deadline: Instant,
 }
 
 fn finish_forced(
     listener: &SignalListener,
     app_task: &tokio::task::AbortHandle,
     forced: ForcedExit,
-) -> WorkerOutcome {
+    deadline: Instant,
+) -> Ended {
     listener.stop();
     app_task.abort();
-    WorkerOutcome::Forced { forced }
+    Ended {
+        outcome: WorkerOutcome::Forced { forced },
+        deadline,
+    }
 }
 
 impl fmt::Debug for Worker {
@@ -466,69 +376,5 @@ impl fmt::Debug for Worker {
             .field("runtime", &self.runtime)
             .field("custom_force_exit_hook", &self.hook.is_some())
             .finish()
-    }
-}
-
-/// The claimed worker slot: held by the [`Worker`], and freed when it is dropped (or when
-/// building the runtime fails).
-struct Slot;
-
-impl Slot {
-    fn with(
-        self,
-        build: impl FnOnce() -> Result<Runtime, RuntimeError>,
-    ) -> Result<Worker, RuntimeError> {
-        // On an error `self` drops here and frees the slot.
-        let runtime = build()?;
-        Ok(Worker {
-            runtime,
-            hook: None,
-            _slot: self,
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        WORKER_ACTIVE.store(false, Ordering::SeqCst);
-    }
-}
-
-/// Sets the forced-exit notice when dropped.
-struct TellOnDrop<'a>(&'a Forced, ForcedExit);
-
-impl Drop for TellOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.set(self.1);
-    }
-}
-
-/// The forced-exit notice, from the hook (any thread) to the run.
-#[derive(Default)]
-struct Forced {
-    value: Mutex<Option<ForcedExit>>,
-    notify: Notify,
-}
-
-impl Forced {
-    fn set(&self, fx: ForcedExit) {
-        *self.value.lock().unwrap_or_else(PoisonError::into_inner) = Some(fx);
-        self.notify.notify_waiters();
-    }
-
-    fn get(&self) -> Option<ForcedExit> {
-        *self.value.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    async fn wait(&self) -> ForcedExit {
-        loop {
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(fx) = self.get() {
-                return fx;
-            }
-            notified.await;
-        }
     }
 }

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use nix::sys::signal::{raise, Signal};
 use rt_core::config::RuntimeConfig;
+use rt_core::shutdown::ShutdownPhase;
 use rt_core::signals::ForcedExit;
 use rt_core::{
-    Runtime, RuntimeError, ShutdownPhase, Worker, WorkerOutcome, APP_TASK_NAME,
+    Runtime, RuntimeError, Worker, WorkerOutcome, APP_TASK_NAME, EXIT_CODE_FORCED,
     EXIT_CODE_SHUTDOWN_TIMEOUT,
 };
 use tokio::time::Instant;
@@ -185,9 +186,109 @@ fn a_second_signal_forces_the_exit() {
         })
         .unwrap();
     assert!(matches!(outcome, WorkerOutcome::Forced { .. }), "{outcome}");
-    assert_eq!(outcome.exit_code(), 130);
+    assert_eq!(outcome.exit_code(), EXIT_CODE_FORCED);
+    assert_eq!(EXIT_CODE_FORCED, 130);
     assert!(outcome.shutdown_report().is_none());
+    // The run ended only after the hook had returned: it has seen the forced exit.
     assert_eq!(seen.lock().unwrap().map(|f| f.exit_code), Some(130));
+}
+
+/// A hook that panics still ends the run (the panic is caught and logged by the listener).
+#[test]
+fn a_panicking_force_exit_hook_still_ends_the_run_as_forced() {
+    let _t = turn();
+    let outcome = Worker::from_config(owned_config())
+        .unwrap()
+        .force_exit_hook(|_| panic!("hook bug"))
+        .execute(|rt: Runtime| async move {
+            raise(Signal::SIGTERM).map_err(|e| e.to_string())?;
+            let mut phases = rt.subscribe_shutdown();
+            let _ = phases.wait_for(|p| *p != ShutdownPhase::Running).await;
+            raise(Signal::SIGTERM).map_err(|e| e.to_string())?;
+            std::future::pending::<()>().await;
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    assert!(matches!(outcome, WorkerOutcome::Forced { .. }), "{outcome}");
+}
+
+/// Issue 12, defect 5: budget 1 s, the application leaves a 6 s blocking task behind and
+/// returns. The run used to wait the 6 s in the final runtime drop and report "clean (exit 0)";
+/// the process must be done within its budget, or exit 70 naming what was left.
+#[test]
+fn blocking_work_left_behind_is_abandoned_within_the_budget_with_exit_70() {
+    let _t = turn();
+    let config = RuntimeConfig::builder()
+        .num_worker_threads(2)
+        .compute_threads(1)
+        .worker_graceful_shutdown_timeout_secs(1)
+        .build()
+        .unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let t0 = std::time::Instant::now();
+    let outcome = Worker::from_config(config)
+        .unwrap()
+        .execute(move |_| async move {
+            // 6 s of blocking work (released early once the test has its answer).
+            drop(tokio::task::spawn_blocking(move || {
+                started_tx.send(()).unwrap();
+                let _ = released.recv_timeout(Duration::from_secs(6));
+            }));
+            Ok::<(), RuntimeError>(())
+        })
+        .unwrap();
+    let elapsed = t0.elapsed();
+    // The blocking task did run (so it was abandoned, not skipped); now let its thread end.
+    started.recv_timeout(Duration::from_secs(6)).unwrap();
+    let _ = release.send(());
+
+    assert!(
+        elapsed < Duration::from_millis(2500),
+        "execute() took {elapsed:?} with a budget of 1 s"
+    );
+    assert_eq!(outcome.exit_code(), EXIT_CODE_SHUTDOWN_TIMEOUT, "{outcome}");
+    match &outcome {
+        WorkerOutcome::DeadlineExceeded {
+            app_still_running,
+            blocking_abandoned,
+            report,
+            ..
+        } => {
+            assert!(!*app_still_running);
+            assert_eq!(*blocking_abandoned, 1, "one blocking thread: {outcome}");
+            assert!(report.is_clean(), "the shutdown itself was clean: {report}");
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(
+        outcome.to_string().contains("blocking work abandoned"),
+        "{outcome}"
+    );
+}
+
+/// The other side of the same rule: blocking work that ends within the budget is waited for,
+/// and idle runtime threads are not mistaken for abandoned work.
+#[test]
+fn blocking_work_that_ends_within_the_budget_is_waited_for() {
+    let _t = turn();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d2 = Arc::clone(&done);
+    let outcome = Worker::from_config(owned_config())
+        .unwrap()
+        .execute(move |_| async move {
+            drop(tokio::task::spawn_blocking(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                d2.store(true, std::sync::atomic::Ordering::SeqCst);
+            }));
+            Ok::<(), RuntimeError>(())
+        })
+        .unwrap();
+    assert!(outcome.is_clean(), "{outcome}");
+    assert!(
+        done.load(std::sync::atomic::Ordering::SeqCst),
+        "the runtime drop waited for the blocking task"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -212,8 +313,14 @@ async fn an_app_that_ignores_the_shutdown_is_cut_at_the_deadline_with_exit_70() 
         WorkerOutcome::DeadlineExceeded {
             report,
             app_still_running,
+            blocking_abandoned,
+            ..
         } => {
             assert!(*app_still_running);
+            assert_eq!(
+                *blocking_abandoned, 0,
+                "execute_async never drops the runtime"
+            );
             assert_eq!(report.still_active, vec![APP_TASK_NAME.to_owned()]);
         }
         other => panic!("unexpected {other}"),
@@ -260,6 +367,7 @@ async fn one_deadline_covers_the_app_drain_and_the_runtime_phases() {
         WorkerOutcome::DeadlineExceeded {
             report,
             app_still_running,
+            ..
         } => {
             assert!(!*app_still_running);
             assert_eq!(report.still_active, vec!["endpoint generate".to_owned()]);

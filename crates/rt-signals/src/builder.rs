@@ -1,27 +1,31 @@
 //! [`SignalListenerBuilder`]: what the first signal requests, what a second one does.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::catch_unwind;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rt_shutdown::ShutdownCoordinator;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
+use crate::error::SignalError;
 use crate::escalation::Escalation;
-use crate::forced::{default_force_exit, ForceExitHook};
-use crate::listener::{self, SignalListener};
+use crate::forced::{default_force_exit, ForceExitHook, ForcedExit};
+use crate::kind::SignalKind;
+use crate::listener::SignalListener;
 use crate::os::OsSignals;
 use crate::target::Target;
-use crate::{ForcedExit, SignalError, SignalKind};
 
 /// Configures and installs a [`SignalListener`].
 ///
-/// Every graceful-shutdown receiver added with [`on_shutdown`](Self::on_shutdown),
-/// [`token`](Self::token) or [`coordinator`](Self::coordinator) is told, in the order they were
-/// added, when the first signal arrives. None is required: without any, the first signal is
-/// still observable through [`SignalListener::graceful_requested`].
+/// Every graceful-shutdown receiver added with [`on_shutdown`](Self::on_shutdown) or
+/// [`token`](Self::token) is told, in the order they were added, when the first signal arrives.
+/// None is required: without any, the first signal is still observable through
+/// [`SignalListener::graceful_requested`].
+///
+/// This crate knows no shutdown coordinator: to start one, hand the builder a callback that
+/// calls it, e.g. `.on_shutdown(move |_| coordinator.shutdown())` (phase 1 starts, the drain
+/// follows; the coordinator cancels its main token only in phase 3).
 ///
 /// ```
 /// use std::time::Duration;
@@ -59,7 +63,8 @@ impl SignalListenerBuilder {
         }
     }
 
-    /// Calls `callback` with the first signal, to request the graceful shutdown.
+    /// Calls `callback` with the first signal, to request the graceful shutdown (for example
+    /// `move |_| coordinator.shutdown()`).
     ///
     /// The callback runs on the listener's task, inside the runtime: it must not block (start
     /// the shutdown, do not wait for it). A panic in it is caught and logged; the listener keeps
@@ -78,20 +83,14 @@ impl SignalListenerBuilder {
         self
     }
 
-    /// Calls [`ShutdownCoordinator::shutdown`] on the first signal: phase 1 (stop accepting)
-    /// starts and the drain follows. The main token is *not* cancelled by the signal; the
-    /// coordinator cancels it in phase 3, once in-flight work has drained or the deadline hit.
-    pub fn coordinator(mut self, coordinator: ShutdownCoordinator) -> Self {
-        self.targets.push(Target::Coordinator(coordinator));
-        self
-    }
-
     /// Replaces what a second signal does (default: [`default_force_exit`], which ends the
     /// process with [`EXIT_CODE_FORCED`](crate::EXIT_CODE_FORCED)).
     ///
     /// The hook runs on the listener's task after the second signal has been logged, and again
     /// for every further counted signal. A hook that returns leaves the process running; one that
-    /// panics is caught and logged.
+    /// panics is caught and logged. Once the first call has returned (or panicked),
+    /// [`SignalListener::forced`] resolves: that is how a caller whose hook returns ends its own
+    /// run.
     pub fn force_exit_hook<F>(mut self, hook: F) -> Self
     where
         F: Fn(ForcedExit) + Send + Sync + 'static,
@@ -148,7 +147,20 @@ impl SignalListenerBuilder {
             .hook
             .unwrap_or_else(|| Arc::new(|forced| default_force_exit(forced)));
         let escalation = Escalation::new(self.debounce);
-        Ok(listener::spawn(handle, os, escalation, self.targets, hook))
+        Ok(SignalListener::spawn(
+            handle,
+            os,
+            escalation,
+            self.targets,
+            hook,
+        ))
+    }
+}
+
+impl SignalListener {
+    /// A builder; the same as [`SignalListenerBuilder::new`].
+    pub fn builder() -> SignalListenerBuilder {
+        SignalListenerBuilder::new()
     }
 }
 
@@ -165,12 +177,5 @@ impl fmt::Debug for SignalListenerBuilder {
             .field("custom_force_exit_hook", &self.hook.is_some())
             .field("debounce", &self.debounce)
             .finish()
-    }
-}
-
-/// Runs `f`, logging instead of propagating a panic (user callbacks on the listener's task).
-pub(crate) fn run_caught(what: &str, f: impl FnOnce()) {
-    if catch_unwind(AssertUnwindSafe(f)).is_err() {
-        tracing::error!("the {what} panicked; the signal listener keeps running");
     }
 }

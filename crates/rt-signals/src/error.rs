@@ -1,6 +1,6 @@
 //! [`SignalError`]: the one error type of this crate.
 
-use crate::SignalKind;
+use crate::kind::SignalKind;
 
 /// Why signal handling (or a service-manager notification) could not be set up.
 ///

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{ForcedExit, SignalKind, EXIT_CODE_FORCED};
+use crate::forced::{ForcedExit, EXIT_CODE_FORCED};
+use crate::kind::SignalKind;
 
 /// What one incoming signal means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

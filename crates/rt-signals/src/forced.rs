@@ -1,6 +1,6 @@
 //! [`ForcedExit`] and the default force-exit hook.
 
-use crate::SignalKind;
+use crate::kind::SignalKind;
 
 /// The exit code of a process whose graceful shutdown was cut short by a second signal:
 /// 130, that is 128 + `SIGINT` (2), the code shells report for a process ended by Ctrl+C.

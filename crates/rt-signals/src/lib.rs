@@ -5,19 +5,21 @@
 //! a tokio runtime and runs one small task that acts on them:
 //!
 //! 1. **First signal**: logged at `info` with its name, then the graceful shutdown is
-//!    *requested* from every receiver given to the builder: a callback, a
-//!    [`CancellationToken`](tokio_util::sync::CancellationToken), or an
-//!    [`rt_shutdown::ShutdownCoordinator`], whose phase 1 (stop accepting) starts. The signal
-//!    never cancels the main token itself: tearing transports down is phase 3's job, after the
-//!    drain.
+//!    *requested* from every receiver given to the builder: a callback (for a shutdown
+//!    coordinator: `.on_shutdown(move |_| coordinator.shutdown())`, whose phase 1, stop
+//!    accepting, starts) or a [`CancellationToken`](tokio_util::sync::CancellationToken). The
+//!    signal never tears anything down itself: with a coordinator, cancelling the main token is
+//!    phase 3's job, after the drain.
 //! 2. **Second signal** while that shutdown runs: logged at `warn`, then the force-exit hook is
 //!    called with a [`ForcedExit`]. The default hook ends the process with
-//!    [`EXIT_CODE_FORCED`] (130 = 128 + `SIGINT`).
+//!    [`EXIT_CODE_FORCED`] (130 = 128 + `SIGINT`); a hook that returns lets the caller end its
+//!    own run through [`SignalListener::forced`].
 //! 3. An identical signal inside the optional [debounce](SignalListenerBuilder::debounce) window
 //!    counts once.
 //!
 //! Installing is fallible and returns [`SignalError`]; a failed installation never turns into a
-//! shutdown. The crate needs neither `rt-core` nor a coordinator: a token or a callback is enough.
+//! shutdown. The crate depends on no other crate of this workspace (it is a leaf): a token or a
+//! callback is enough.
 //!
 //! With the `systemd` cargo feature, the first signal also sends `STOPPING=1` to the service
 //! manager, and the `systemd` module offers `READY=1` and watchdog pings (all no-ops when

@@ -1,18 +1,18 @@
 //! [`SignalListener`]: the installed handlers and the task that acts on them.
 
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::builder::run_caught;
 use crate::escalation::{Decision, Escalation};
-use crate::forced::ForceExitHook;
+use crate::forced::{ForceExitHook, ForcedExit};
+use crate::kind::SignalKind;
 use crate::os::OsSignals;
 use crate::target::Target;
-use crate::{SignalKind, SignalListenerBuilder};
 
 /// Installed signal handlers and the task that turns signals into shutdown requests.
 ///
@@ -22,7 +22,11 @@ use crate::{SignalKind, SignalListenerBuilder};
 ///
 /// Dropping the listener (or calling [`stop`](Self::stop)) ends the listening task. The handlers
 /// themselves stay registered with the operating system for the process's life (see
-/// [`SignalListenerBuilder::install_on`]), so after that the signals are ignored.
+/// [`SignalListenerBuilder::install_on`](crate::SignalListenerBuilder::install_on)), so after
+/// that the signals are ignored.
+///
+/// Both outcomes can be awaited: [`graceful_requested`](Self::graceful_requested) for the first
+/// signal, [`forced`](Self::forced) for a forced exit whose hook returned.
 ///
 /// ```
 /// use rt_signals::SignalListener;
@@ -46,6 +50,10 @@ struct Shared {
     first: OnceLock<SignalKind>,
     /// Cancelled once every receiver has been told about the first signal.
     requested: CancellationToken,
+    /// The first forced exit; set once the force-exit hook has returned (or panicked) for it.
+    forced: OnceLock<ForcedExit>,
+    /// Cancelled right after `forced` is set.
+    forced_done: CancellationToken,
     /// Cancelled by `stop()` / drop.
     stop: CancellationToken,
     /// Cancelled when the task ends, for whatever reason (stop, runtime shutdown).
@@ -53,11 +61,6 @@ struct Shared {
 }
 
 impl SignalListener {
-    /// A builder; the same as [`SignalListenerBuilder::new`].
-    pub fn builder() -> SignalListenerBuilder {
-        SignalListenerBuilder::new()
-    }
-
     /// The signal that requested the graceful shutdown, if one has arrived. It is set before the
     /// receivers are told, so a receiver (or whoever a receiver wakes) already sees it.
     pub fn first_signal(&self) -> Option<SignalKind> {
@@ -67,7 +70,10 @@ impl SignalListener {
     /// Waits until the first signal has been handled (every receiver told) and returns it;
     /// returns `None` if the listener ended without one (stopped, or its runtime shut down).
     ///
-    /// Cancel-safe: dropping the future loses nothing, and any number of callers may wait.
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future loses nothing, and any number of callers
+    /// may wait at the same time.
     pub async fn graceful_requested(&self) -> Option<SignalKind> {
         tokio::select! {
             biased;
@@ -75,6 +81,46 @@ impl SignalListener {
             () = self.shared.finished.cancelled() => {}
         }
         self.first_signal()
+    }
+
+    /// Waits until a second signal has forced the exit **and the force-exit hook has returned**,
+    /// and returns that first forced exit; returns `None` if the listener ended without one
+    /// (stopped, or its runtime shut down).
+    ///
+    /// This is how a caller whose [hook](crate::SignalListenerBuilder::force_exit_hook) returns
+    /// ends its own run (the `Worker` of `rt-core` does this). With the default hook
+    /// ([`default_force_exit`](crate::default_force_exit)) the process has exited with 130
+    /// inside the hook, so this never resolves with `Some`. A hook that panics counts as
+    /// returned. Later forced exits (a third signal) call the hook again but do not change the
+    /// value returned here.
+    ///
+    /// ```
+    /// use rt_signals::SignalListener;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), rt_signals::SignalError> {
+    /// let listener = SignalListener::builder()
+    ///     .force_exit_hook(|forced| eprintln!("flushing before exit code {}", forced.exit_code))
+    ///     .install()?;
+    /// // A service selects on this next to its own shutdown; here the listener just stops.
+    /// listener.stop();
+    /// assert_eq!(listener.forced().await, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future loses nothing, and any number of callers
+    /// may wait at the same time.
+    pub async fn forced(&self) -> Option<ForcedExit> {
+        tokio::select! {
+            biased;
+            () = self.shared.forced_done.cancelled() => {}
+            () = self.shared.finished.cancelled() => {}
+        }
+        // Set on the listener's task before it ends, so `finished` never hides it.
+        self.shared.forced.get().copied()
     }
 
     /// Whether the listening task is still running.
@@ -106,33 +152,37 @@ impl fmt::Debug for SignalListener {
     }
 }
 
-/// Spawns the listening task on `handle`.
-pub(crate) fn spawn(
-    handle: &Handle,
-    os: OsSignals,
-    escalation: Escalation,
-    targets: Vec<Target>,
-    hook: ForceExitHook,
-) -> SignalListener {
-    let shared = Arc::new(Shared {
-        first: OnceLock::new(),
-        requested: CancellationToken::new(),
-        stop: CancellationToken::new(),
-        finished: CancellationToken::new(),
-    });
-    let task = Task {
-        // Made here, not in the task's body, so that it also fires if the runtime drops the task
-        // before ever polling it.
-        _finished: shared.finished.clone().drop_guard(),
-        shared: Arc::clone(&shared),
-        escalation,
-        targets,
-        hook,
-    };
-    // The handle is not kept: `stop` ends the task through its token, and the runtime's own
-    // shutdown drops it (which also marks it finished).
-    drop(handle.spawn(task.run(os)));
-    SignalListener { shared }
+impl SignalListener {
+    /// Spawns the listening task on `handle`.
+    pub(crate) fn spawn(
+        handle: &Handle,
+        os: OsSignals,
+        escalation: Escalation,
+        targets: Vec<Target>,
+        hook: ForceExitHook,
+    ) -> SignalListener {
+        let shared = Arc::new(Shared {
+            first: OnceLock::new(),
+            requested: CancellationToken::new(),
+            forced: OnceLock::new(),
+            forced_done: CancellationToken::new(),
+            stop: CancellationToken::new(),
+            finished: CancellationToken::new(),
+        });
+        let task = Task {
+            // Made here, not in the task's body, so that it also fires if the runtime drops the
+            // task before ever polling it.
+            _finished: shared.finished.clone().drop_guard(),
+            shared: Arc::clone(&shared),
+            escalation,
+            targets,
+            hook,
+        };
+        // The handle is not kept: `stop` ends the task through its token, and the runtime's own
+        // shutdown drops it (which also marks it finished).
+        drop(handle.spawn(task.run(os)));
+        SignalListener { shared }
+    }
 }
 
 /// The listening task's own state.
@@ -196,6 +246,11 @@ impl Task {
                     forced.exit_code,
                 );
                 run_caught("force-exit hook", || (self.hook)(forced));
+                // Only after the hook: a caller awaiting `forced()` ends its run once the hook
+                // is done (the default hook never gets here, it has exited the process).
+                if self.shared.forced.set(forced).is_ok() {
+                    self.shared.forced_done.cancel();
+                }
             }
             Decision::Debounced { kind, after } => {
                 tracing::info!(
@@ -205,5 +260,12 @@ impl Task {
                 );
             }
         }
+    }
+}
+
+/// Runs `f`, logging instead of propagating a panic (user callbacks on the listener's task).
+fn run_caught(what: &str, f: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        tracing::error!("the {what} panicked; the signal listener keeps running");
     }
 }

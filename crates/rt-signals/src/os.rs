@@ -1,6 +1,7 @@
 //! The platform's signal sources, registered eagerly so that errors surface at install time.
 
-use crate::{SignalError, SignalKind};
+use crate::error::SignalError;
+use crate::kind::SignalKind;
 
 /// The signals this platform listens for.
 #[cfg(unix)]

@@ -31,7 +31,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::SignalError;
+use crate::error::SignalError;
 
 /// Whether a notification socket is configured (`NOTIFY_SOCKET` set and not empty).
 pub fn is_available() -> bool {
@@ -106,7 +106,11 @@ pub fn watchdog_interval() -> Option<Duration> {
 ///
 /// The environment is read when the future is first polled. A failed ping is logged at `warn`
 /// and the loop goes on (the next one may succeed). Ticks missed while the runtime was busy are
-/// not caught up in a burst. Cancel-safe: dropping the future just stops the pings.
+/// not caught up in a burst.
+///
+/// # Cancel safety
+///
+/// This method is cancel safe: dropping the future just stops the pings.
 pub async fn run_watchdog(cancel: CancellationToken) {
     ping_loop(watchdog_interval(), cancel).await;
 }

@@ -3,10 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use rt_shutdown::ShutdownCoordinator;
 use tokio_util::sync::CancellationToken;
 
-use crate::SignalKind;
+use crate::kind::SignalKind;
 
 /// One receiver of the graceful shutdown request made by the first signal.
 #[derive(Clone)]
@@ -15,17 +14,14 @@ pub(crate) enum Target {
     Callback(Arc<dyn Fn(SignalKind) + Send + Sync + 'static>),
     /// A token to cancel.
     Token(CancellationToken),
-    /// A shutdown coordinator: its phase 1 is started (the main token is left alone).
-    Coordinator(ShutdownCoordinator),
 }
 
 impl Target {
-    /// Delivers the request. Never blocks: the coordinator's `shutdown()` returns at once.
+    /// Delivers the request: calls the callback (which must not block) or cancels the token.
     pub(crate) fn request(&self, kind: SignalKind) {
         match self {
             Target::Callback(f) => f(kind),
             Target::Token(token) => token.cancel(),
-            Target::Coordinator(coordinator) => coordinator.shutdown(),
         }
     }
 }
@@ -35,7 +31,6 @@ impl fmt::Debug for Target {
         match self {
             Target::Callback(_) => f.write_str("Callback(..)"),
             Target::Token(token) => f.debug_tuple("Token").field(token).finish(),
-            Target::Coordinator(_) => f.write_str("Coordinator(..)"),
         }
     }
 }

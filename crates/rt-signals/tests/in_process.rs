@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use rt_shutdown::{ShutdownCoordinator, ShutdownOptions, ShutdownPhase};
 use rt_signals::{ForcedExit, SignalError, SignalKind, SignalListener, EXIT_CODE_FORCED};
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -186,32 +185,121 @@ fn install_on_a_handle_from_a_plain_thread() {
     assert!(token.is_cancelled());
 }
 
+/// A shutdown coordinator is reached through a callback (this crate knows none): the callback
+/// runs once, with the first signal, before `graceful_requested` resolves.
 #[tokio::test]
-async fn the_coordinator_target_starts_phase_one_and_leaves_the_main_token() {
+async fn a_callback_is_how_a_coordinator_is_started() {
     let _serial = SERIAL.lock().await;
-    let coordinator = ShutdownCoordinator::new(ShutdownOptions::default());
-    // Something in flight, so that the drain (phase 2) has to wait for it.
-    let request = coordinator.tracker().register_task("request").unwrap();
+    let phase1 = CancellationToken::new();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let listener = SignalListener::builder()
-        .coordinator(coordinator.clone())
+        .on_shutdown({
+            let (phase1, calls) = (phase1.clone(), Arc::clone(&calls));
+            move |_| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                phase1.cancel();
+            }
+        })
         .force_exit_hook(|_| {})
         .install()
         .unwrap();
-    assert!(!coordinator.is_shutdown_started());
 
     raise(Signal::SIGTERM);
     within("graceful", listener.graceful_requested()).await;
-    assert!(coordinator.is_shutdown_started());
-    assert_eq!(coordinator.phase(), ShutdownPhase::Draining);
-    assert!(coordinator.endpoint_token().is_cancelled(), "phase 1 ran");
+    assert!(phase1.is_cancelled());
+    // A second signal forces; it does not request the graceful shutdown again.
+    raise(Signal::SIGTERM);
+    within("forced", listener.forced()).await.unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// `forced()` resolves only once the hook has returned, so a caller that ends its run on it
+/// never races a hook that is still flushing something.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forced_resolves_after_the_hook_returned() {
+    let _serial = SERIAL.lock().await;
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let (release_tx, release) = std::sync::mpsc::channel::<()>();
+    let release = std::sync::Mutex::new(release);
+    let listener = Arc::new(
+        SignalListener::builder()
+            .force_exit_hook(move |f| {
+                started_tx.send(f).unwrap();
+                // Blocks the listener's task (one worker) until the test lets it return.
+                release.lock().unwrap().recv_timeout(GUARD).unwrap();
+            })
+            .install()
+            .unwrap(),
+    );
+    let waiter = tokio::spawn({
+        let listener = Arc::clone(&listener);
+        async move { listener.forced().await }
+    });
+
+    raise(Signal::SIGTERM);
+    within("graceful", listener.graceful_requested()).await;
+    raise(Signal::SIGINT);
+    let in_hook = within("the hook", started.recv()).await.unwrap();
+    // The hook is running and cannot return until released: the waiter must still wait.
+    tokio::task::yield_now().await;
     assert!(
-        !coordinator.main_token().is_cancelled(),
-        "the signal must not tear transports down while work drains"
+        !waiter.is_finished(),
+        "forced() resolved before the hook returned"
+    );
+    release_tx.send(()).unwrap();
+    let got = within("forced()", waiter).await.unwrap();
+    assert_eq!(got, Some(in_hook));
+    assert_eq!(
+        got,
+        Some(ForcedExit {
+            first: SignalKind::Terminate,
+            second: SignalKind::Interrupt,
+            exit_code: EXIT_CODE_FORCED,
+        })
     );
 
-    // The drain ends when the work does, and only then is the main token cancelled.
-    drop(request);
-    within("the main token", coordinator.main_token().cancelled()).await;
+    // A third signal calls the hook again; forced() keeps naming the first forced exit.
+    raise(Signal::SIGTERM);
+    assert_eq!(
+        within("the hook again", started.recv())
+            .await
+            .unwrap()
+            .second,
+        SignalKind::Terminate
+    );
+    release_tx.send(()).unwrap();
+    assert_eq!(within("forced() again", listener.forced()).await, got);
+}
+
+#[tokio::test]
+async fn forced_counts_a_panicking_hook_as_returned() {
+    let _serial = SERIAL.lock().await;
+    let listener = SignalListener::builder()
+        .force_exit_hook(|_| panic!("hook bug"))
+        .install()
+        .unwrap();
+    raise(Signal::SIGINT);
+    within("graceful", listener.graceful_requested()).await;
+    raise(Signal::SIGINT);
+    let forced = within("forced()", listener.forced()).await.unwrap();
+    assert_eq!(forced.first, SignalKind::Interrupt);
+    assert!(
+        listener.is_listening(),
+        "a panicking hook does not end the listener"
+    );
+}
+
+#[tokio::test]
+async fn forced_is_none_when_the_listener_ends_without_one() {
+    let _serial = SERIAL.lock().await;
+    let listener = SignalListener::builder()
+        .force_exit_hook(|_| {})
+        .install()
+        .unwrap();
+    raise(Signal::SIGTERM);
+    within("graceful", listener.graceful_requested()).await;
+    listener.stop();
+    assert_eq!(within("forced()", listener.forced()).await, None);
 }
 
 /// A receiver woken by the first signal (here: told through a callback, which may wake other

@@ -2,11 +2,12 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::{Builder, Handle};
 
 use crate::error::RuntimeError;
+use crate::left_running;
 
 /// Thread-name prefix of the primary runtime's threads (workers and blocking threads).
 pub const PRIMARY_THREAD_PREFIX: &str = "rt-primary";
@@ -30,13 +31,37 @@ pub(crate) struct PrimarySpec {
 ///
 /// Dropping it shuts both down: from async code (any thread inside any tokio runtime) with
 /// `shutdown_background`, which never blocks and never panics; from plain threads with
-/// `shutdown_timeout(bound)`, which stops every task, waits for the blocking threads up to
-/// `bound` and joins the workers.
+/// `shutdown_timeout`, which stops every task, waits for the blocking threads and joins the
+/// workers, the two runtimes together within one `bound` (the secondary first: it is normally
+/// idle, so the primary, where the application's blocking work runs, gets what is left). A
+/// drop from plain threads then tells the dropping thread how many threads of the two runtimes
+/// were still running (busy in blocking work, abandoned) through [`left_running`].
 pub(crate) struct OwnedRuntimes {
     primary: Option<tokio::runtime::Runtime>,
     secondary: Option<tokio::runtime::Runtime>,
     /// The `bound` of a drop from sync code, in milliseconds.
     shutdown_bound_ms: AtomicU64,
+    /// Threads of either runtime (workers and blocking threads) that have started and not yet
+    /// stopped.
+    live_threads: Arc<AtomicUsize>,
+}
+
+/// Thread start and stop hooks that keep `live` equal to the number of running threads.
+fn counted(
+    live: &Arc<AtomicUsize>,
+) -> (
+    impl Fn() + Send + Sync + 'static,
+    impl Fn() + Send + Sync + 'static,
+) {
+    let (up, down) = (Arc::clone(live), Arc::clone(live));
+    (
+        move || {
+            up.fetch_add(1, Ordering::SeqCst);
+        },
+        move || {
+            down.fetch_sub(1, Ordering::SeqCst);
+        },
+    )
 }
 
 fn name_fn(prefix: &'static str) -> impl Fn() -> String + Send + Sync + 'static {
@@ -53,12 +78,18 @@ impl OwnedRuntimes {
         spec: PrimarySpec,
         shutdown_bound: Duration,
     ) -> Result<(Self, Handle, Handle), RuntimeError> {
+        let live_threads = Arc::new(AtomicUsize::new(0));
         let start = Arc::clone(&spec.on_thread_start);
+        let (started, stopped) = counted(&live_threads);
         let primary = Builder::new_multi_thread()
             .worker_threads(spec.workers)
             .max_blocking_threads(spec.max_blocking)
             .thread_name_fn(name_fn(PRIMARY_THREAD_PREFIX))
-            .on_thread_start(move || start())
+            .on_thread_start(move || {
+                started();
+                start();
+            })
+            .on_thread_stop(stopped)
             .enable_all()
             .build()
             .map_err(|source| RuntimeError::RuntimeBuild {
@@ -66,10 +97,13 @@ impl OwnedRuntimes {
                 source,
             })?;
         let secondary_workers = if spec.workers >= 4 { 2 } else { 1 };
+        let (started, stopped) = counted(&live_threads);
         let secondary = Builder::new_multi_thread()
             .worker_threads(secondary_workers)
             .max_blocking_threads(SECONDARY_MAX_BLOCKING.min(spec.max_blocking))
             .thread_name_fn(name_fn(SECONDARY_THREAD_PREFIX))
+            .on_thread_start(started)
+            .on_thread_stop(stopped)
             .enable_all()
             .build()
             .map_err(|source| RuntimeError::RuntimeBuild {
@@ -89,13 +123,14 @@ impl OwnedRuntimes {
             primary: Some(primary),
             secondary: Some(secondary),
             shutdown_bound_ms: AtomicU64::new(0),
+            live_threads,
         };
         owned.set_shutdown_bound(shutdown_bound);
         Ok((owned, handles.0, handles.1))
     }
 
-    /// How long a drop from sync code waits for blocking tasks (a worker whose deadline
-    /// passed sets it to zero).
+    /// How long a drop from sync code waits for blocking tasks, both runtimes together (a
+    /// worker sets it to what is left of its budget).
     pub(crate) fn set_shutdown_bound(&self, bound: Duration) {
         let ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
         self.shutdown_bound_ms.store(ms, Ordering::Relaxed);
@@ -106,9 +141,11 @@ impl Drop for OwnedRuntimes {
     fn drop(&mut self) {
         let in_async = Handle::try_current().is_ok();
         let bound = Duration::from_millis(self.shutdown_bound_ms.load(Ordering::Relaxed));
+        // One bound for both runtimes, not one each.
+        let until = Instant::now().checked_add(bound);
         for (name, rt) in [
-            ("primary", self.primary.take()),
             ("secondary", self.secondary.take()),
+            ("primary", self.primary.take()),
         ] {
             let Some(rt) = rt else { continue };
             if in_async {
@@ -120,13 +157,29 @@ impl Drop for OwnedRuntimes {
                 );
                 rt.shutdown_background();
             } else {
+                let left = until.map_or(bound, |at| at.saturating_duration_since(Instant::now()));
                 tracing::debug!(
                     runtime = name,
-                    ?bound,
+                    bound = ?left,
                     "last Runtime clone dropped: shutting down"
                 );
-                rt.shutdown_timeout(bound);
+                rt.shutdown_timeout(left);
             }
         }
+        if in_async {
+            return;
+        }
+        // A thread's stop hook runs before tokio counts it as exited, so after a wait that
+        // ended in time this is 0; anything else was still busy when the bound ran out.
+        let running = self.live_threads.load(Ordering::SeqCst);
+        if running > 0 {
+            tracing::warn!(
+                threads = running,
+                ?bound,
+                "runtime threads still busy with blocking work when the shutdown bound ran out: \
+                 abandoned (they run on until their work returns or the process exits)"
+            );
+        }
+        left_running::record(running);
     }
 }
