@@ -61,7 +61,7 @@ impl ConnIo {
             Phase::Idle => (since + options.idle_timeout, ReadLimit::Idle),
             Phase::Busy => return None,
         };
-        if let Some(grace) = self.shared.closing_bound() {
+        if let Some(grace) = self.shared.drain_bound(since) {
             if grace < deadline {
                 (deadline, limit) = (grace, ReadLimit::Grace);
             }

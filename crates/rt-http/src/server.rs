@@ -262,7 +262,6 @@ async fn run(
     }
     // Stop accepting first: connections still in the accept queue were never accepted.
     drop(listener);
-    shared.start_closing();
     tracing::info!(
         open = connections.len(),
         grace = ?shared.options.shutdown_grace,
@@ -320,8 +319,8 @@ async fn accept(
     }
 }
 
-/// One connection: hyper over the deadline-enforcing socket, woken when the drain starts
-/// and when the listener closes so that its deadlines are computed again.
+/// One connection: hyper over the deadline-enforcing socket, polled again when the drain
+/// starts so that its deadlines are computed again (they shrink to the grace).
 async fn connection(
     stream: TcpStream,
     permit: OwnedSemaphorePermit,
@@ -341,7 +340,7 @@ async fn connection(
     ));
     let conn = http.serve_connection(io, service);
     tokio::pin!(conn);
-    let (mut saw_drain, mut saw_close) = (false, false);
+    let mut saw_drain = false;
     loop {
         tokio::select! {
             biased;
@@ -352,7 +351,6 @@ async fn connection(
                 return;
             }
             () = shared.draining.cancelled(), if !saw_drain => saw_drain = true,
-            () = shared.closing.cancelled(), if !saw_close => saw_close = true,
         }
     }
 }

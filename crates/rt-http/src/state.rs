@@ -18,12 +18,9 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// Cancelled when the drain starts (new requests get 503).
     pub(crate) draining: CancellationToken,
-    /// Cancelled when the listener has closed (the shutdown grace runs).
-    pub(crate) closing: CancellationToken,
     /// The raw 503 written to a partial request when the shutdown grace ends.
     pub(crate) canned_503: String,
     drain_at: OnceLock<Instant>,
-    closing_at: OnceLock<Instant>,
 }
 
 impl Shared {
@@ -38,9 +35,7 @@ impl Shared {
             options,
             metrics: Metrics::default(),
             draining: CancellationToken::new(),
-            closing: CancellationToken::new(),
             drain_at: OnceLock::new(),
-            closing_at: OnceLock::new(),
         }
     }
 
@@ -50,31 +45,18 @@ impl Shared {
         self.draining.cancel();
     }
 
-    /// Records that the listener has closed.
-    pub(crate) fn start_closing(&self) {
-        self.start_draining();
-        let _ = self.closing_at.set(Instant::now());
-        self.closing.cancel();
-    }
-
     pub(crate) fn is_draining(&self) -> bool {
         self.drain_at.get().is_some()
     }
 
-    /// The latest instant a stalled body read or write may end, once the drain has started:
-    /// `max(since, drain start) + grace`.
+    /// Once the drain has started, the latest instant a wait that began at `since` may end:
+    /// `max(since, drain start) + grace`. It bounds request bodies, stalled writes and
+    /// connections without a complete request (`since`: accepted, first byte of the head, or
+    /// end of the last answer): each had the grace, and none outlives the drain by more.
     pub(crate) fn drain_bound(&self, since: Instant) -> Option<Instant> {
         self.drain_at
             .get()
             .map(|&d| d.max(since) + self.options.shutdown_grace)
-    }
-
-    /// When the grace for connections without a complete request ends, once the listener
-    /// has closed.
-    pub(crate) fn closing_bound(&self) -> Option<Instant> {
-        self.closing_at
-            .get()
-            .map(|&c| c + self.options.shutdown_grace)
     }
 }
 
