@@ -23,8 +23,12 @@ struct BodyTimeout(BodyCut);
 impl fmt::Display for BodyTimeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            BodyCut::Timeout => f.write_str("the request body did not arrive within the body read timeout"),
-            BodyCut::Shutdown => f.write_str("the request body did not arrive within the shutdown grace"),
+            BodyCut::Timeout => {
+                f.write_str("the request body did not arrive within the body read timeout")
+            }
+            BodyCut::Shutdown => {
+                f.write_str("the request body did not arrive within the shutdown grace")
+            }
         }
     }
 }

@@ -97,7 +97,11 @@ impl ConnIo {
             };
             metrics.response(status);
             let _ = Pin::new(&mut self.inner).poll_write(cx, canned);
-            tracing::debug!(status, ?limit, "closing a connection with a partial request");
+            tracing::debug!(
+                status,
+                ?limit,
+                "closing a connection with a partial request"
+            );
         } else {
             if phase == Phase::Fresh || limit == ReadLimit::Grace {
                 bump(&metrics.connections_closed_unanswered);
@@ -246,7 +250,10 @@ mod tests {
 
     #[test]
     fn status_lines() {
-        assert_eq!(status_of(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), Some(431));
+        assert_eq!(
+            status_of(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            Some(431)
+        );
         assert_eq!(status_of(b"HTTP/1.1 4"), None);
         assert_eq!(status_of(b"hello"), None);
     }

@@ -220,7 +220,10 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(error.contains("max_header_bytes") && error.contains("10"), "{error}");
+        assert!(
+            error.contains("max_header_bytes") && error.contains("10"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -168,7 +168,10 @@ fn simple(status: StatusCode, text: &'static str) -> Response<Body> {
 
 /// Reads (and discards) a refused request's body, bounded in size and time.
 async fn drain_refused_body(body: Incoming) {
-    let mut body = Limited::new(body, usize::try_from(REFUSED_BODY_DRAIN).unwrap_or(usize::MAX));
+    let mut body = Limited::new(
+        body,
+        usize::try_from(REFUSED_BODY_DRAIN).unwrap_or(usize::MAX),
+    );
     let _ = tokio::time::timeout(REFUSED_BODY_WAIT, async {
         while let Some(Ok(_)) = body.frame().await {}
     })

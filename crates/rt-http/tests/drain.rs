@@ -17,9 +17,11 @@ fn requests_in_flight_at_phase_one_are_served_to_the_end() {
     let runtime = runtime();
     let rt = runtime.clone();
     runtime.primary().block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let server =
-            rt_http::serve(&rt, "work", listener, router(), ServeOptions::default()).expect("serve");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let server = rt_http::serve(&rt, "work", listener, router(), ServeOptions::default())
+            .expect("serve");
         let addr = server.local_addr();
         let clients: Vec<_> = (0..8)
             .map(|_| tokio::spawn(request(addr, get_request("/work/300"))))
@@ -47,7 +49,9 @@ fn late_clients_round(delay: Duration) {
     let runtime = runtime();
     let rt = runtime.clone();
     runtime.primary().block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let options = ServeOptions::default().with_shutdown_grace(Duration::from_secs(2));
         let server = rt_http::serve(&rt, "work", listener, router(), options).expect("serve");
         let addr = server.local_addr();
@@ -106,13 +110,18 @@ fn late_clients_round(delay: Duration) {
         let (ok, refused) = (ok.load(Ordering::SeqCst), refused.load(Ordering::SeqCst));
         let lost = metrics.connections_accepted as i64 - ok as i64 - refused as i64;
         assert_eq!(
-            lost, 0,
+            lost,
+            0,
             "delay {delay:?}: accepted {} but clients got {ok} 200s and {refused} 503s \
              ({} other); {metrics:?}",
             metrics.connections_accepted,
             other.load(Ordering::SeqCst)
         );
-        eprintln!("  accepted {} ok {ok} refused {refused} other {}", metrics.connections_accepted, other.load(Ordering::SeqCst));
+        eprintln!(
+            "  accepted {} ok {ok} refused {refused} other {}",
+            metrics.connections_accepted,
+            other.load(Ordering::SeqCst)
+        );
         assert!(ok >= 20, "the admitted requests were answered 200");
         assert_eq!(metrics.connections_open, 0);
     });
@@ -132,10 +141,13 @@ fn no_accepted_connection_is_lost_while_the_drain_ends() {
 fn serve_until_drains_on_its_token() {
     let runtime = runtime();
     runtime.primary().block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let stop = tokio_util::sync::CancellationToken::new();
-        let server = rt_http::serve_until(stop.clone(), listener, router(), ServeOptions::default())
-            .expect("serve");
+        let server =
+            rt_http::serve_until(stop.clone(), listener, router(), ServeOptions::default())
+                .expect("serve");
         let addr = server.local_addr();
         let slow = tokio::spawn(request(addr, get_request("/work/200")));
         wait_until("1 request in flight", || server.in_flight() == 1).await;

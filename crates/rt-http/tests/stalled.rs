@@ -16,7 +16,9 @@ fn stalled_connections_neither_block_health_nor_hold_the_shutdown() {
     let runtime = runtime();
     let rt = runtime.clone();
     runtime.primary().block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let grace = Duration::from_secs(1);
         let options = ServeOptions::default().with_shutdown_grace(grace);
         let server = rt_http::serve(&rt, "work", listener, router(), options).expect("serve");
@@ -58,7 +60,10 @@ fn stalled_connections_neither_block_health_nor_hold_the_shutdown() {
         let metrics = server.metrics();
         assert_eq!(metrics.connections_open, 0, "{metrics:?}");
         // The half bodies were admitted: their answers are 503 at the grace.
-        assert!(metrics.timeouts.shutdown_grace >= STALLED as u64, "{metrics:?}");
+        assert!(
+            metrics.timeouts.shutdown_grace >= STALLED as u64,
+            "{metrics:?}"
+        );
         // Every stalled client got an answer: a 503 (half body, half head).
         let mut answered = 0;
         for mut stream in stalled {
@@ -75,11 +80,16 @@ fn stalled_connections_neither_block_health_nor_hold_the_shutdown() {
 fn a_partial_head_times_out_with_408() {
     let runtime = runtime();
     runtime.primary().block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let options = ServeOptions::default().with_header_read_timeout(Duration::from_millis(200));
         let stop = tokio_util::sync::CancellationToken::new();
-        let server = rt_http::serve_until(stop.clone(), listener, router(), options).expect("serve");
-        let mut stream = TcpStream::connect(server.local_addr()).await.expect("connect");
+        let server =
+            rt_http::serve_until(stop.clone(), listener, router(), options).expect("serve");
+        let mut stream = TcpStream::connect(server.local_addr())
+            .await
+            .expect("connect");
         stream.write_all(b"GET /health HTT").await.expect("write");
         let answer = common::read_answer(&mut stream).await.expect("answer");
         assert_eq!(answer.status, 408);
