@@ -30,9 +30,9 @@ pub enum HttpError {
     Endpoint {
         /// The endpoint's name.
         endpoint: String,
-        /// The runtime's reason.
+        /// The runtime's reason (boxed: it is large).
         #[source]
-        source: RuntimeError,
+        source: Box<RuntimeError>,
     },
     /// [`serve_until`](crate::serve_until) was called outside a tokio runtime.
     #[error(

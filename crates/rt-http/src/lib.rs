@@ -19,10 +19,12 @@
 //!   flight. Then, in this order: the listener is closed (connections still in the kernel's
 //!   accept queue were never accepted), every accepted connection is finished, and only then
 //!   does the server (and so the endpoint) end.
-//! - A connection accepted but without a complete request when the listener closes gets the
-//!   [shutdown grace](ServeOptions::shutdown_grace) (5 s) to send it: a request that arrives
-//!   gets its 503; a connection holding part of a request head at the end of the grace is
-//!   answered a raw 503 and closed; one that sent nothing is closed (counted in
+//! - A connection without a complete request once the drain has started (accepted, part of
+//!   a head received, or kept alive between requests) gets the
+//!   [shutdown grace](ServeOptions::shutdown_grace) (5 s), counted from the drain's start or
+//!   from its accept (or last answer) if later, to send it: a request that arrives gets its
+//!   503; a connection holding part of a request head when the grace ends is answered a raw
+//!   503 and closed; one that sent nothing is closed (counted in
 //!   [`HttpMetrics::connections_closed_unanswered`]).
 //! - A request whose client shut down its write side after sending it (half-close) is
 //!   answered.

@@ -89,16 +89,16 @@ pub fn serve(
         })
         .map_err(|source| HttpError::Endpoint {
             endpoint: name.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let Some(gate) = gate_slot else {
         // `start` calls its closure before returning Ok: unreachable in practice, and an
         // error rather than a panic if that ever changed.
         return Err(HttpError::Endpoint {
             endpoint: name,
-            source: rt_core::RuntimeError::ShuttingDown {
+            source: Box::new(rt_core::RuntimeError::ShuttingDown {
                 what: "starting the HTTP endpoint".to_owned(),
-            },
+            }),
         });
     };
     tracing::info!(endpoint = %name, addr = %local_addr, "HTTP server listening");

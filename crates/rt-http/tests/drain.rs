@@ -1,5 +1,6 @@
 //! The drain: admitted requests finish, late requests get 503, and no accepted connection is
 //! left unanswered while clients keep arriving as the drain ends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup is a failed test
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! What a client sees: half-close, limits, the drain's answer on a kept-alive connection, a
 //! panicking handler.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup is a failed test
 
 mod common;
 

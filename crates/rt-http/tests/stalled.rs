@@ -1,4 +1,5 @@
 //! Stalled clients: they neither stop `/health` nor hold the shutdown past the grace.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed setup is a failed test
 
 mod common;
 

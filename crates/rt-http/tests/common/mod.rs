@@ -1,5 +1,5 @@
 //! Helpers shared by the rt-http tests: a runtime, a router, a raw HTTP/1.1 client.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::expect_used)]
 
 use std::time::Duration;
 
