@@ -11,7 +11,7 @@
 //! ```text
 //! /// Rustdoc of the field, after the `about` line (optional).
 //! field_name: FieldType {
-//!     env: "DYN_VARIABLE",                 // the environment variable
+//!     env: "DYN_...",                      // the environment variable
 //!     ty: "integer",                       // the value type, in words (docs, KeySpec::ty)
 //!     default: expr,                       // the built-in default, of FieldType
 //!     shown: expr,                         // optional: the default in words (else rendered)
