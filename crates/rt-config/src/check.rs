@@ -92,8 +92,8 @@ pub fn range<T: PartialOrd + Display + Copy>(
     }
 }
 
-/// Checks a thread stack size in bytes: from [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE) to
-/// [`MAX_STACK_SIZE`](crate::MAX_STACK_SIZE).
+/// Checks a thread stack size in bytes: from [`MIN_STACK_SIZE`] to
+/// [`MAX_STACK_SIZE`].
 ///
 /// # Errors
 ///
@@ -116,7 +116,7 @@ pub fn stack_size(key: &'static str, value: usize, origin: &Origin) -> Result<()
     ))
 }
 
-/// Checks a thread-name prefix: 1 to [`MAX_THREAD_PREFIX_LEN`](crate::MAX_THREAD_PREFIX_LEN)
+/// Checks a thread-name prefix: 1 to [`MAX_THREAD_PREFIX_LEN`]
 /// characters from `A-Z a-z 0-9 - _ .`.
 ///
 /// # Errors
@@ -174,7 +174,9 @@ fn is_host_name(value: &str) -> bool {
             && label.len() <= MAX_LABEL_LEN
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
     name.split('.').all(label_ok)
         && !name

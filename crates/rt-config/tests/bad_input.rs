@@ -462,44 +462,57 @@ fn a_conflict_names_the_key_that_was_set_and_the_other_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a.toml");
     std::fs::write(&file, "system_live_path = \"/probe\"\n").unwrap();
-    let cases: [(&[(&str, &str)], &[&Path], &str, &str, Origin, &str); 4] = [
+    /// The variables, the system files, then the key, value and origin blamed, and how the
+    /// other key must be mentioned ("": no conflict expected).
+    type Conflict<'a> = (
+        &'a [(&'a str, &'a str)],
+        &'a [&'a Path],
+        Blamed<'a>,
+        &'a str,
+    );
+    type Blamed<'a> = (&'a str, &'a str, Origin);
+    let cases: [Conflict<'_>; 4] = [
         // The variable names the default of the other key.
         (
             &[("DYN_SYSTEM_HEALTH_PATH", "/live")],
             &[],
-            "system_health_path",
-            "\"/live\"",
-            Origin::Env("DYN_SYSTEM_HEALTH_PATH".into()),
+            (
+                "system_health_path",
+                "\"/live\"",
+                Origin::Env("DYN_SYSTEM_HEALTH_PATH".into()),
+            ),
             "`system_live_path` (\"/live\" from built-in default)",
         ),
         (
             &[("DYN_SYSTEM_LIVE_PATH", "/health")],
             &[],
-            "system_live_path",
-            "\"/health\"",
-            Origin::Env("DYN_SYSTEM_LIVE_PATH".into()),
+            (
+                "system_live_path",
+                "\"/health\"",
+                Origin::Env("DYN_SYSTEM_LIVE_PATH".into()),
+            ),
             "`system_health_path` (\"/health\" from built-in default)",
         ),
         // A variable overrides a file: the variable is blamed, the file is mentioned.
         (
             &[("DYN_SYSTEM_HEALTH_PATH", "/probe")],
             &[file.as_path()],
-            "system_health_path",
-            "\"/probe\"",
-            Origin::Env("DYN_SYSTEM_HEALTH_PATH".into()),
+            (
+                "system_health_path",
+                "\"/probe\"",
+                Origin::Env("DYN_SYSTEM_HEALTH_PATH".into()),
+            ),
             "`system_live_path` (\"/probe\" from file ",
         ),
         // A file whose value meets a default.
         (
             &[("DYN_SYSTEM_LIVE_PATH", "")],
             &[file.as_path()],
-            "system_live_path",
-            "\"/probe\"",
-            Origin::File(file.clone()),
+            ("system_live_path", "\"/probe\"", Origin::File(file.clone())),
             "",
         ),
     ];
-    for (env, files, key, value, origin, other) in cases {
+    for (env, files, (key, value, origin), other) in cases {
         let loaded = ConfigLoader::new()
             .system_files(files.iter().copied())
             .env_map(env.iter().copied())
@@ -524,7 +537,10 @@ fn a_conflict_names_the_key_that_was_set_and_the_other_key() {
         }
         assert!(text.contains(&format!("from {origin}")), "{text}");
         assert!(text.contains(other), "{text}");
-        assert!(!text.contains(&format!("`{key}` from built-in default")), "{text}");
+        assert!(
+            !text.contains(&format!("`{key}` from built-in default")),
+            "{text}"
+        );
     }
 
     // In code, the setter called last is the one blamed.
@@ -564,7 +580,10 @@ fn a_host_that_is_neither_an_address_nor_a_name_is_refused() {
             let text = err.to_string();
             assert_eq!(err.key(), Some(key), "{text}");
             assert!(text.contains(&format!("{bad:?}")), "{text}");
-            assert!(text.contains(&format!("environment variable {var}")), "{text}");
+            assert!(
+                text.contains(&format!("environment variable {var}")),
+                "{text}"
+            );
             assert!(
                 text.contains("neither an IP address nor a valid host name"),
                 "{text}"
@@ -578,10 +597,7 @@ fn a_host_that_is_neither_an_address_nor_a_name_is_refused() {
                 .unwrap_err();
             let text = err.to_string();
             assert_eq!(err.key(), Some(key), "{text}");
-            assert!(
-                text.contains(&format!("file {}", file.display())),
-                "{text}"
-            );
+            assert!(text.contains(&format!("file {}", file.display())), "{text}");
         }
         for good in ["0.0.0.0", "::1", "localhost", "edge-1.example.com"] {
             let config = ConfigLoader::new()

@@ -169,8 +169,15 @@ fn rendered_key_table() -> String {
 /// The page with its generated section replaced by `table`.
 fn with_key_table(page: &str, table: &str) -> String {
     let begin = page.find(BEGIN).expect("BEGIN GENERATED KEY TABLE marker");
-    let body = begin + page[begin..].find('\n').expect("end of the BEGIN marker line") + 1;
-    let end = page[body..].find(END).expect("END GENERATED KEY TABLE marker") + body;
+    let body = begin
+        + page[begin..]
+            .find('\n')
+            .expect("end of the BEGIN marker line")
+        + 1;
+    let end = page[body..]
+        .find(END)
+        .expect("END GENERATED KEY TABLE marker")
+        + body;
     format!("{}{table}{}", &page[..body], &page[end..])
 }
 
