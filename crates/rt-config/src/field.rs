@@ -13,8 +13,23 @@ pub(crate) enum Subject<'a> {
     Nothing,
 }
 
+/// What kind of value a field type holds, for checking that a row's rule fits its field.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A whole number.
+    Number,
+    /// A string.
+    Text,
+    /// Anything else.
+    Other,
+}
+
 /// A type a configuration field can have.
 pub(crate) trait FieldValue {
+    /// The kind of value (an `Option<T>` has `T`'s).
+    #[cfg(test)]
+    const KIND: Kind;
     /// The value in TOML syntax; `none_word` is what an unset optional renders as.
     fn render(&self, none_word: Option<&str>) -> String;
     /// What the key's rule checks.
@@ -24,6 +39,8 @@ pub(crate) trait FieldValue {
 macro_rules! numbers {
     ($($t:ty),*) => {$(
         impl FieldValue for $t {
+            #[cfg(test)]
+            const KIND: Kind = Kind::Number;
             fn render(&self, _: Option<&str>) -> String {
                 self.to_string()
             }
@@ -37,6 +54,8 @@ macro_rules! numbers {
 numbers!(u16, u32, u64, usize);
 
 impl FieldValue for bool {
+    #[cfg(test)]
+    const KIND: Kind = Kind::Other;
     fn render(&self, _: Option<&str>) -> String {
         self.to_string()
     }
@@ -46,6 +65,8 @@ impl FieldValue for bool {
 }
 
 impl FieldValue for String {
+    #[cfg(test)]
+    const KIND: Kind = Kind::Text;
     fn render(&self, _: Option<&str>) -> String {
         format!("{self:?}")
     }
@@ -55,6 +76,8 @@ impl FieldValue for String {
 }
 
 impl FieldValue for HealthStatus {
+    #[cfg(test)]
+    const KIND: Kind = Kind::Other;
     fn render(&self, _: Option<&str>) -> String {
         format!("{:?}", self.as_str())
     }
@@ -64,6 +87,8 @@ impl FieldValue for HealthStatus {
 }
 
 impl<T: FieldValue> FieldValue for Option<T> {
+    #[cfg(test)]
+    const KIND: Kind = T::KIND;
     fn render(&self, none_word: Option<&str>) -> String {
         match self {
             Some(v) => v.render(None),

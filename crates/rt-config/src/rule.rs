@@ -49,6 +49,18 @@ impl Rule {
         }
     }
 
+    /// Whether the rule can check a value of `kind` (a rule that cannot would let every value
+    /// pass).
+    #[cfg(test)]
+    pub(crate) fn fits(self, kind: crate::field::Kind) -> bool {
+        use crate::field::Kind;
+        match self {
+            Rule::Range(..) | Rule::Stack => kind == Kind::Number,
+            Rule::Prefix | Rule::Host | Rule::HttpPath => kind == Kind::Text,
+            Rule::Words(_) => true,
+        }
+    }
+
     /// Checks `subject`, the value of `key` from `origin`. A subject the rule does not apply
     /// to (an unset optional) passes.
     pub(crate) fn apply(

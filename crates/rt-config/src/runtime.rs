@@ -122,6 +122,22 @@ macro_rules! runtime_config {
                 Ok(())
             }
         }
+
+        /// The keys whose rule cannot check their field's type.
+        #[cfg(test)]
+        fn misfit_rules() -> Vec<&'static str> {
+            #[allow(unused_imports)]
+            use crate::limits::*;
+            #[allow(unused_imports)]
+            use crate::rule::{range, Rule::*};
+            let mut misfits = Vec::new();
+            $(
+                if !($rule).fits(<$fty as FieldValue>::KIND) {
+                    misfits.push(stringify!($field));
+                }
+            )*
+            misfits
+        }
     };
 }
 
@@ -353,5 +369,30 @@ impl fmt::Display for RuntimeConfig {
             write!(f, "{}={}", spec.name, self.render(spec.name))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_fits_its_field() {
+        assert_eq!(misfit_rules(), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn defaults_are_valid_and_render_as_the_specs_say() {
+        let config = RuntimeConfig::default();
+        config.validate().unwrap();
+        for spec in keys() {
+            let rendered = config.render(spec.name);
+            assert!(!rendered.is_empty(), "{}", spec.name);
+            assert!(
+                spec.default.contains(rendered.trim_matches('"')),
+                "{}",
+                spec.name
+            );
+        }
     }
 }
