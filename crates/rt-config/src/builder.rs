@@ -1,6 +1,7 @@
 //! `RuntimeConfigBuilder`: configuration from Rust code.
 
-use crate::{ConfigError, HealthStatus, Origin, RuntimeConfig};
+use crate::table::key_table;
+use crate::{ConfigError, Origin, RuntimeConfig};
 
 /// Builds a [`RuntimeConfig`] in Rust code, starting from the built-in defaults (or from an
 /// existing configuration with [`RuntimeConfig::to_builder`]). Every setter records
@@ -34,16 +35,37 @@ pub struct RuntimeConfigBuilder {
 
 const ORIGIN: Origin = Origin::Code("RuntimeConfigBuilder");
 
+/// One setter per row of the key table.
 macro_rules! setters {
-    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {$(
-        $(#[$doc])*
-        pub fn $name(mut self, value: $ty) -> Self {
-            self.config.$name = value.into();
-            self.config.record(stringify!($name), ORIGIN);
-            self
+    ($(
+        $(#[$doc:meta])*
+        $field:ident: $fty:ty {
+            env: $env:literal,
+            ty: $ty:literal,
+            default: $default:expr,
+            $(shown: $shown:expr,)?
+            $(none: $none:literal,)?
+            rule: $rule:expr,
+            $(note: $note:literal,)?
+            parse: $parse:ident,
+            setter: $setter:ty,
+            about: $about:literal,
         }
-    )*};
+    )*) => {
+        impl RuntimeConfigBuilder {
+            $(
+                #[doc = concat!("Sets [`RuntimeConfig::", stringify!($field), "`] (`", $env, "`).")]
+                pub fn $field(mut self, value: $setter) -> Self {
+                    self.config.$field = value.into();
+                    self.config.record(stringify!($field), ORIGIN);
+                    self
+                }
+            )*
+        }
+    };
 }
+
+key_table!(setters);
 
 impl Default for RuntimeConfigBuilder {
     fn default() -> Self {
@@ -64,45 +86,6 @@ impl RuntimeConfigBuilder {
         RuntimeConfigBuilder { config }
     }
 
-    setters! {
-        /// Sets [`RuntimeConfig::num_worker_threads`] (`None`: available cores).
-        num_worker_threads: impl Into<Option<usize>>;
-        /// Sets [`RuntimeConfig::max_blocking_threads`].
-        max_blocking_threads: usize;
-        /// Sets [`RuntimeConfig::graceful_shutdown_timeout_secs`].
-        graceful_shutdown_timeout_secs: u64;
-        /// Sets [`RuntimeConfig::teardown_timeout_secs`].
-        teardown_timeout_secs: u64;
-        /// Sets [`RuntimeConfig::worker_graceful_shutdown_timeout_secs`].
-        worker_graceful_shutdown_timeout_secs: u64;
-        /// Sets [`RuntimeConfig::compute_threads`] (`None`: default size, `0`: no pool).
-        compute_threads: impl Into<Option<usize>>;
-        /// Sets [`RuntimeConfig::compute_stack_size`] in bytes (`None`: 2 MiB).
-        compute_stack_size: impl Into<Option<usize>>;
-        /// Sets [`RuntimeConfig::compute_thread_prefix`].
-        compute_thread_prefix: impl Into<String>;
-        /// Sets [`RuntimeConfig::compute_pin_threads`].
-        compute_pin_threads: bool;
-        /// Sets [`RuntimeConfig::compute_bridge_spin_us`].
-        compute_bridge_spin_us: u32;
-        /// Sets [`RuntimeConfig::signal_debounce_ms`].
-        signal_debounce_ms: u64;
-        /// Sets [`RuntimeConfig::system_host`].
-        system_host: impl Into<String>;
-        /// Sets [`RuntimeConfig::system_port`] (`None`: no status server, `0`: free port).
-        system_port: impl Into<Option<u16>>;
-        /// Sets [`RuntimeConfig::system_health_path`].
-        system_health_path: impl Into<String>;
-        /// Sets [`RuntimeConfig::system_live_path`].
-        system_live_path: impl Into<String>;
-        /// Sets [`RuntimeConfig::system_starting_health_status`].
-        system_starting_health_status: HealthStatus;
-        /// Sets [`RuntimeConfig::http_host`].
-        http_host: impl Into<String>;
-        /// Sets [`RuntimeConfig::http_port`] (`0`: free port).
-        http_port: u16;
-    }
-
     /// Validates and returns the configuration.
     ///
     /// # Errors
@@ -111,5 +94,26 @@ impl RuntimeConfigBuilder {
     pub fn build(self) -> Result<RuntimeConfig, ConfigError> {
         self.config.validate()?;
         Ok(self.config)
+    }
+}
+
+impl RuntimeConfig {
+    /// A builder starting from the built-in defaults; [`RuntimeConfigBuilder::build`] validates.
+    ///
+    /// ```
+    /// use rt_config::RuntimeConfig;
+    ///
+    /// let config = RuntimeConfig::builder().num_worker_threads(4).compute_threads(0).build()?;
+    /// assert_eq!(config.num_worker_threads, Some(4));
+    /// assert!(config.compute_config().is_none());
+    /// # Ok::<(), rt_config::ConfigError>(())
+    /// ```
+    pub fn builder() -> RuntimeConfigBuilder {
+        RuntimeConfigBuilder::new()
+    }
+
+    /// A builder starting from this configuration (keeping where its values came from).
+    pub fn to_builder(&self) -> RuntimeConfigBuilder {
+        RuntimeConfigBuilder::from_config(self.clone())
     }
 }

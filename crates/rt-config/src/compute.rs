@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::limits::{self, check};
-use crate::{ConfigError, Origin};
+use crate::limits;
+use crate::{check, ConfigError, Origin};
 
 /// Configuration of one compute pool (a Rayon thread pool bridged into async code).
 ///
@@ -86,27 +86,21 @@ impl ComputeConfig {
     /// assert!(err.to_string().contains("num_threads"));
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let origin = || Origin::Code("ComputeConfig");
-        let invalid =
-            |key: &'static str, value: String, allowed: String| ConfigError::InvalidValue {
-                key,
-                value,
-                origin: origin(),
-                problem: "out of range".to_string(),
-                allowed,
-            };
+        let origin = Origin::Code("ComputeConfig");
         if let Some(n) = self.num_threads {
-            check::range(n, 1, limits::MAX_THREADS)
-                .map_err(|a| invalid("num_threads", n.to_string(), a))?;
+            check::range("num_threads", n, 1, limits::MAX_THREADS, &origin)?;
         }
         if let Some(s) = self.stack_size {
-            check::stack(s).map_err(|a| invalid("stack_size", s.to_string(), a))?;
+            check::stack_size("stack_size", s, &origin)?;
         }
-        check::prefix(&self.thread_prefix)
-            .map_err(|a| invalid("thread_prefix", format!("{:?}", self.thread_prefix), a))?;
-        check::range(self.bridge_spin_us, 0, limits::MAX_BRIDGE_SPIN_US)
-            .map_err(|a| invalid("bridge_spin_us", self.bridge_spin_us.to_string(), a))?;
-        Ok(())
+        check::thread_prefix("thread_prefix", &self.thread_prefix, &origin)?;
+        check::range(
+            "bridge_spin_us",
+            self.bridge_spin_us,
+            0,
+            limits::MAX_BRIDGE_SPIN_US,
+            &origin,
+        )
     }
 }
 

@@ -1,6 +1,12 @@
 //! The table of configuration keys: field name, environment variable, type, default, range.
 //!
 //! Environment variables map to fields through this table only; names are never split at `_`.
+//! The specs are built from the key table (`table.rs`), as are the fields, the loader and the
+//! builder.
+
+use std::sync::LazyLock;
+
+use crate::table::{first_of, key_table};
 
 /// Environment variable naming an extra TOML file, read after the system files.
 /// If set and the file is missing, loading fails.
@@ -27,70 +33,54 @@ pub struct KeySpec {
     pub none_word: Option<&'static str>,
 }
 
-const fn key(
-    name: &'static str,
-    env: &'static str,
-    ty: &'static str,
-    default: &'static str,
-    allowed: &'static str,
-    description: &'static str,
-    none_word: Option<&'static str>,
-) -> KeySpec {
-    KeySpec {
-        name,
-        env,
-        ty,
-        default,
-        allowed,
-        description,
-        none_word,
-    }
+/// Builds the specs from the key table (once; the strings live as long as the process).
+macro_rules! specs {
+    ($(
+        $(#[$doc:meta])*
+        $field:ident: $fty:ty {
+            env: $env:literal,
+            ty: $ty:literal,
+            default: $default:expr,
+            $(shown: $shown:expr,)?
+            $(none: $none:literal,)?
+            rule: $rule:expr,
+            $(note: $note:literal,)?
+            parse: $parse:ident,
+            setter: $setter:ty,
+            about: $about:literal,
+        }
+    )*) => {
+        vec![$({
+            #[allow(unused_imports)]
+            use crate::limits::*;
+            #[allow(unused_imports)]
+            use crate::rule::{range, Rule::*};
+            let none_word: Option<&'static str> = first_of!($(Some($none))?; None);
+            let _default: $fty = $default;
+            let shown: String = first_of!(
+                $(($shown).to_string())?;
+                crate::field::FieldValue::render(&_default, none_word)
+            );
+            let allowed = format!("{}{}", ($rule).words(), first_of!($($note)?; ""));
+            KeySpec {
+                name: stringify!($field),
+                env: $env,
+                ty: $ty,
+                default: leak(shown),
+                allowed: leak(allowed),
+                description: $about,
+                none_word,
+            }
+        }),*]
+    };
 }
 
-#[rustfmt::skip]
-static KEYS: &[KeySpec] = &[
-    key("num_worker_threads", "DYN_RUNTIME_NUM_WORKER_THREADS", "integer or \"auto\"", "auto (available cores)",
-        "1 to 1024", "Worker threads of the primary tokio runtime.", Some("auto")),
-    key("max_blocking_threads", "DYN_RUNTIME_MAX_BLOCKING_THREADS", "integer", "512",
-        "1 to 65536", "Upper bound of tokio's blocking-thread pool.", None),
-    key("graceful_shutdown_timeout_secs", "DYN_RUNTIME_GRACEFUL_SHUTDOWN_TIMEOUT_SECS", "integer (seconds)", "900",
-        "0 to 86400", "Phase-2 bound: how long shutdown waits for in-flight work.", None),
-    key("teardown_timeout_secs", "DYN_RUNTIME_TEARDOWN_TIMEOUT_SECS", "integer (seconds)", "10",
-        "0 to 3600", "Phase-3 bound: how long teardown of backend connections may take.", None),
-    key("worker_graceful_shutdown_timeout_secs", "DYN_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT", "integer (seconds)",
-        "30 (release builds), 5 (debug builds)", "0 to 86400",
-        "The Worker's whole deadline: the application's drain and the runtime's teardown together.", None),
-    key("compute_threads", "DYN_COMPUTE_THREADS", "integer or \"auto\"", "auto (cores / 2, clamped to 2..16)",
-        "0 to 1024; 0 disables the compute pool", "Threads of the compute (Rayon) pool.", Some("auto")),
-    key("compute_stack_size", "DYN_COMPUTE_STACK_SIZE", "integer (bytes) or string with KiB/MiB/GiB suffix",
-        "2097152 (2 MiB)", "131072 (128 KiB) to 1073741824 (1 GiB)", "Stack size of each compute thread.",
-        Some("default")),
-    key("compute_thread_prefix", "DYN_COMPUTE_THREAD_PREFIX", "string", "\"compute\"",
-        "1 to 32 characters from A-Z a-z 0-9 - _ .", "Compute threads are named \"{prefix}-{n}\".", None),
-    key("compute_pin_threads", "DYN_COMPUTE_PIN_THREADS", "boolean", "false",
-        "true or false (variables also: 1/0, yes/no, on/off)", "Pin each compute thread to one CPU.", None),
-    key("compute_bridge_spin_us", "DYN_COMPUTE_BRIDGE_SPIN_US", "integer (microseconds)", "50",
-        "0 to 1000; 0 never spins",
-        "How long a waiting side of the async/compute bridge spins before it parks.", None),
-    key("signal_debounce_ms", "DYN_SIGNAL_DEBOUNCE_MS", "integer (milliseconds)", "0",
-        "0 to 10000; 0 counts every signal",
-        "Signals arriving within this window of the previous one count as one.", None),
-    key("system_host", "DYN_SYSTEM_HOST", "string", "\"0.0.0.0\"",
-        "an IP address or host name", "Address the status server binds.", None),
-    key("system_port", "DYN_SYSTEM_PORT", "integer or \"disabled\"", "disabled",
-        "0 to 65535; 0 picks a free port", "Port of the status server; unset = no status server.",
-        Some("disabled")),
-    key("system_health_path", "DYN_SYSTEM_HEALTH_PATH", "string", "\"/health\"",
-        "a path starting with '/', different from system_live_path", "Readiness endpoint of the status server.", None),
-    key("system_live_path", "DYN_SYSTEM_LIVE_PATH", "string", "\"/live\"",
-        "a path starting with '/', different from system_health_path", "Liveness endpoint of the status server.", None),
-    key("system_starting_health_status", "DYN_SYSTEM_STARTING_HEALTH_STATUS", "string", "\"notready\"",
-        "\"ready\" or \"notready\"", "Health the status server reports until the application sets it.", None),
-    key("http_host", "DYN_HTTP_HOST", "string", "\"0.0.0.0\"",
-        "an IP address or host name", "Address of the application's own request listener (the runtime does not bind it).", None),
-    key("http_port", "DYN_HTTP_PORT", "integer", "8080",
-        "0 to 65535; 0 picks a free port", "Port of the application's own request listener.", None),
-];
+/// A string built once for the process-wide key table.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+static KEYS: LazyLock<Vec<KeySpec>> = LazyLock::new(|| key_table!(specs));
 
 /// Every configuration key, in the order `explain()` and `Display` print them.
 ///
@@ -100,12 +90,12 @@ static KEYS: &[KeySpec] = &[
 /// assert_eq!(spec.env, "DYN_COMPUTE_THREADS");
 /// ```
 pub fn keys() -> &'static [KeySpec] {
-    KEYS
+    &KEYS
 }
 
 /// The spec of a key by name.
 pub(crate) fn spec(name: &str) -> Option<&'static KeySpec> {
-    KEYS.iter().find(|k| k.name == name)
+    keys().iter().find(|k| k.name == name)
 }
 
 /// Every environment variable the loader reads: one per key, plus [`CONFIG_FILE_VAR`].
@@ -114,7 +104,8 @@ pub(crate) fn spec(name: &str) -> Option<&'static KeySpec> {
 /// assert!(rt_config::env_vars().any(|v| v == "DYN_RUNTIME_CONFIG_FILE"));
 /// ```
 pub fn env_vars() -> impl Iterator<Item = &'static str> {
-    KEYS.iter()
+    keys()
+        .iter()
         .map(|k| k.env)
         .chain(std::iter::once(CONFIG_FILE_VAR))
 }

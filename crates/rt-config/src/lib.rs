@@ -11,6 +11,8 @@
 //!   `/opt/dynamo/etc/runtime.toml`, then the file named by `DYN_RUNTIME_CONFIG_FILE`, then
 //!   `DYN_*` environment variables.
 //! - [`ConfigError`]: every error names the key, the bad value, its source and what is allowed.
+//! - [`check`]: the validity rules (host, HTTP path, ranges, ...) for other crates to call
+//!   instead of restating them.
 //!
 //! Every key, its variable, type, default and range: `docs/configuration.md`, or [`keys()`].
 //!
@@ -25,17 +27,23 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+pub mod check;
 mod compute;
 mod error;
+mod field;
 mod health;
 mod keys;
 mod limits;
 #[cfg(feature = "loader")]
 mod loader;
 mod origin;
+mod rule;
 mod runtime;
 #[cfg(any(feature = "loader", test))]
 mod suggest;
+mod table;
+#[cfg(feature = "loader")]
+mod value;
 
 pub use builder::RuntimeConfigBuilder;
 pub use compute::ComputeConfig;

@@ -25,8 +25,15 @@ pub const DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS: u64 = 900;
 /// Default phase-3 bound (teardown of backend connections), in seconds.
 pub const DEFAULT_TEARDOWN_TIMEOUT_SECS: u64 = 10;
 /// Default graceful deadline of a `Worker`: 30 s in release builds, 5 s in debug builds.
-pub const DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS: u64 =
-    if cfg!(debug_assertions) { 5 } else { 30 };
+pub const DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS: u64 = if cfg!(debug_assertions) {
+    WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_DEBUG_SECS
+} else {
+    WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_RELEASE_SECS
+};
+/// The worker's default deadline in release builds (the documentation states both).
+pub(crate) const WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_RELEASE_SECS: u64 = 30;
+/// The worker's default deadline in debug builds.
+pub(crate) const WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_DEBUG_SECS: u64 = 5;
 /// Largest allowed graceful-shutdown timeout (runtime and worker): one day, in seconds.
 pub const MAX_GRACEFUL_TIMEOUT_SECS: u64 = 86_400;
 /// Largest allowed teardown timeout: one hour, in seconds.
@@ -54,72 +61,13 @@ pub(crate) fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// Each check returns `Err(allowed)` describing the allowed values.
-pub(crate) mod check {
-    use super::*;
-
-    pub(crate) fn range<T: PartialOrd + std::fmt::Display + Copy>(
-        v: T,
-        min: T,
-        max: T,
-    ) -> Result<(), String> {
-        if v < min || v > max {
-            Err(format!("a whole number from {min} to {max}"))
-        } else {
-            Ok(())
+/// A byte count in the largest binary unit that divides it: `2 MiB`, `128 KiB`, `1000 B`.
+pub(crate) fn in_binary_units(bytes: usize) -> String {
+    const UNITS: [(usize, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{} {unit}", bytes / size);
         }
     }
-
-    pub(crate) fn stack(v: usize) -> Result<(), String> {
-        if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&v) {
-            Err(format!(
-                "a size in bytes from {MIN_STACK_SIZE} (128 KiB) to {MAX_STACK_SIZE} (1 GiB); \
-                 suffixes KiB, MiB, GiB are accepted"
-            ))
-        } else {
-            Ok(())
-        }
-    }
-
-    pub(crate) fn prefix(v: &str) -> Result<(), String> {
-        let ok = !v.is_empty()
-            && v.len() <= MAX_THREAD_PREFIX_LEN
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if ok {
-            Ok(())
-        } else {
-            Err(format!(
-                "1 to {MAX_THREAD_PREFIX_LEN} characters from A-Z, a-z, 0-9, '-', '_', '.'"
-            ))
-        }
-    }
-
-    pub(crate) fn host(v: &str) -> Result<(), String> {
-        let ok = !v.is_empty()
-            && v.len() <= 253
-            && v.chars().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '[' | ']' | '%')
-            });
-        if ok {
-            Ok(())
-        } else {
-            Err("an IP address or host name (1 to 253 characters, no spaces)".to_string())
-        }
-    }
-
-    pub(crate) fn http_path(v: &str) -> Result<(), String> {
-        let ok = v.starts_with('/')
-            && v.len() <= 256
-            && v.chars()
-                .all(|c| c.is_ascii_graphic() && c != '?' && c != '#');
-        if ok {
-            Ok(())
-        } else {
-            Err(
-                "a URL path starting with '/', at most 256 characters, no spaces, '?' or '#'"
-                    .to_string(),
-            )
-        }
-    }
+    format!("{bytes} B")
 }

@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use config::{FileFormat, Source, ValueKind};
+use config::{FileFormat, Source};
 
 use crate::keys::{keys, spec, KeySpec, CONFIG_FILE_VAR};
 use crate::suggest::closest;
-use crate::{ConfigError, HealthStatus, Origin, RuntimeConfig};
+use crate::table::key_table;
+use crate::value::{self, Raw};
+use crate::{ConfigError, Origin, RuntimeConfig};
 
 /// The system configuration files, read in this order when they exist (missing: skipped).
 pub const SYSTEM_CONFIG_FILES: [&str; 2] = [
@@ -223,46 +224,6 @@ impl RuntimeConfig {
     }
 }
 
-/// A value before conversion: text from a variable, or a typed TOML value.
-#[derive(Debug, Clone)]
-enum Raw {
-    Text(String),
-    Int(i128),
-    Bool(bool),
-    Float(f64),
-    Str(String),
-    Other(&'static str),
-}
-
-impl fmt::Display for Raw {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Raw::Text(s) | Raw::Str(s) => write!(f, "{s:?}"),
-            Raw::Int(i) => write!(f, "{i}"),
-            Raw::Bool(b) => write!(f, "{b}"),
-            Raw::Float(x) => write!(f, "{x}"),
-            Raw::Other(what) => f.write_str(what),
-        }
-    }
-}
-
-impl From<ValueKind> for Raw {
-    fn from(kind: ValueKind) -> Self {
-        match kind {
-            ValueKind::Nil => Raw::Other("an empty value"),
-            ValueKind::Boolean(b) => Raw::Bool(b),
-            ValueKind::I64(i) => Raw::Int(i.into()),
-            ValueKind::I128(i) => Raw::Int(i),
-            ValueKind::U64(u) => Raw::Int(u.into()),
-            ValueKind::U128(u) => Raw::Int(i128::try_from(u).unwrap_or(i128::MAX)),
-            ValueKind::Float(x) => Raw::Float(x),
-            ValueKind::String(s) => Raw::Str(s),
-            ValueKind::Table(_) => Raw::Other("a table"),
-            ValueKind::Array(_) => Raw::Other("an array"),
-        }
-    }
-}
-
 fn read_error(path: &Path, named_by: &str, error: &std::io::Error) -> ConfigError {
     ConfigError::Read {
         path: path.to_path_buf(),
@@ -329,203 +290,44 @@ fn apply_file(
     Ok(())
 }
 
-/// Converts `raw` and stores it in the field named by `spec`.
-fn set(
-    config: &mut RuntimeConfig,
-    spec: &KeySpec,
-    raw: Raw,
-    origin: &Origin,
-) -> Result<(), ConfigError> {
-    let none = spec.none_word;
-    let result = (|| -> Result<(), String> {
-        let c = &mut *config;
-        match spec.name {
-            "num_worker_threads" => {
-                c.num_worker_threads = optional(&raw, none, |r| narrow(uint(r)?))?
-            }
-            "max_blocking_threads" => c.max_blocking_threads = narrow(uint(&raw)?)?,
-            "graceful_shutdown_timeout_secs" => c.graceful_shutdown_timeout_secs = uint(&raw)?,
-            "teardown_timeout_secs" => c.teardown_timeout_secs = uint(&raw)?,
-            "worker_graceful_shutdown_timeout_secs" => {
-                c.worker_graceful_shutdown_timeout_secs = uint(&raw)?
-            }
-            "compute_threads" => c.compute_threads = optional(&raw, none, |r| narrow(uint(r)?))?,
-            "compute_stack_size" => c.compute_stack_size = optional(&raw, none, bytes)?,
-            "compute_thread_prefix" => c.compute_thread_prefix = string(&raw)?,
-            "compute_pin_threads" => c.compute_pin_threads = boolean(&raw)?,
-            "compute_bridge_spin_us" => c.compute_bridge_spin_us = narrow(uint(&raw)?)?,
-            "signal_debounce_ms" => c.signal_debounce_ms = uint(&raw)?,
-            "system_host" => c.system_host = string(&raw)?,
-            "system_port" => c.system_port = optional(&raw, none, |r| narrow(uint(r)?))?,
-            "system_health_path" => c.system_health_path = string(&raw)?,
-            "system_live_path" => c.system_live_path = string(&raw)?,
-            "system_starting_health_status" => {
-                c.system_starting_health_status = string(&raw)?
-                    .parse::<HealthStatus>()
-                    .map_err(|e| e.to_string())?
-            }
-            "http_host" => c.http_host = string(&raw)?,
-            "http_port" => c.http_port = narrow(uint(&raw)?)?,
-            other => return Err(format!("key {other} has no field")),
+/// One loader arm per row of the key table: converts `raw` and stores it in `spec`'s field.
+macro_rules! setter_arms {
+    ($(
+        $(#[$doc:meta])*
+        $field:ident: $fty:ty {
+            env: $env:literal,
+            ty: $ty:literal,
+            default: $default:expr,
+            $(shown: $shown:expr,)?
+            $(none: $none:literal,)?
+            rule: $rule:expr,
+            $(note: $note:literal,)?
+            parse: $parse:ident,
+            setter: $setter:ty,
+            about: $about:literal,
         }
-        Ok(())
-    })();
-    result.map_err(|problem| ConfigError::InvalidValue {
-        key: spec.name,
-        value: raw.to_string(),
-        origin: origin.clone(),
-        problem,
-        allowed: spec.allowed.to_string(),
-    })
-}
-
-fn optional<T>(
-    raw: &Raw,
-    none_word: Option<&str>,
-    f: impl Fn(&Raw) -> Result<T, String>,
-) -> Result<Option<T>, String> {
-    if let (Raw::Text(s) | Raw::Str(s), Some(word)) = (raw, none_word) {
-        if s.trim().eq_ignore_ascii_case(word) {
-            return Ok(None);
-        }
-    }
-    f(raw).map(Some)
-}
-
-fn type_problem(raw: &Raw, expected: &str) -> String {
-    match raw {
-        Raw::Str(_) => format!("expected {expected}, found a quoted string"),
-        Raw::Bool(_) => format!("expected {expected}, found a boolean"),
-        Raw::Float(_) => format!("expected {expected}, found a fractional number"),
-        Raw::Int(_) => format!("expected {expected}, found a number"),
-        Raw::Other(what) => format!("expected {expected}, found {what}"),
-        Raw::Text(_) => format!("expected {expected}"),
-    }
-}
-
-fn uint(raw: &Raw) -> Result<u64, String> {
-    match raw {
-        Raw::Int(i) if *i < 0 => Err("negative numbers are not allowed".to_string()),
-        Raw::Int(i) => u64::try_from(*i).map_err(|_| "the number is too large".to_string()),
-        Raw::Text(s) => {
-            let s = s.trim();
-            let digits = s.strip_prefix('-').unwrap_or(s);
-            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                if s.starts_with('-') {
-                    Err("negative numbers are not allowed".to_string())
-                } else {
-                    s.parse().map_err(|_| "the number is too large".to_string())
-                }
-            } else {
-                Err("not a whole number".to_string())
-            }
-        }
-        other => Err(type_problem(
-            other,
-            "a whole number (write numbers without quotes)",
-        )),
-    }
-}
-
-fn narrow<T: TryFrom<u64>>(v: u64) -> Result<T, String> {
-    T::try_from(v).map_err(|_| "the number is too large".to_string())
-}
-
-/// Bytes, either a whole number or a string with a binary suffix: `512KiB`, `2MiB`, `1GiB`
-/// (also `K`, `M`, `G`, `KB`, `MB`, `GB`, meaning the same powers of 1024).
-fn bytes(raw: &Raw) -> Result<usize, String> {
-    let text = match raw {
-        Raw::Text(s) | Raw::Str(s) => s.trim(),
-        Raw::Int(_) => return narrow(uint(raw)?),
-        other => return Err(type_problem(other, "a size in bytes")),
-    };
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ if text.starts_with('-') => return Err("negative numbers are not allowed".to_string()),
-        _ => {
-            return Err(
-                "not a size: use a whole number of bytes or a KiB/MiB/GiB suffix".to_string(),
-            )
+    )*) => {
+        /// Converts `raw` and stores it in the field named by `spec`.
+        fn set(
+            config: &mut RuntimeConfig,
+            spec: &KeySpec,
+            raw: Raw,
+            origin: &Origin,
+        ) -> Result<(), ConfigError> {
+            let none = spec.none_word;
+            let result = match spec.name {
+                $(stringify!($field) => value::$parse(&raw, none).map(|v| config.$field = v),)*
+                other => Err(format!("key {other} has no field")),
+            };
+            result.map_err(|problem| ConfigError::InvalidValue {
+                key: spec.name,
+                value: raw.to_string(),
+                origin: origin.clone(),
+                problem,
+                allowed: spec.allowed.to_string(),
+            })
         }
     };
-    let n: u64 = number.parse().map_err(|_| {
-        "not a size: use a whole number of bytes or a KiB/MiB/GiB suffix".to_string()
-    })?;
-    narrow(
-        n.checked_mul(multiplier)
-            .ok_or_else(|| "the number is too large".to_string())?,
-    )
 }
 
-fn boolean(raw: &Raw) -> Result<bool, String> {
-    match raw {
-        Raw::Bool(b) => Ok(*b),
-        Raw::Text(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(true),
-            "false" | "0" | "no" | "off" => Ok(false),
-            _ => Err("not a boolean".to_string()),
-        },
-        other => Err(type_problem(other, "true or false (without quotes)")),
-    }
-}
-
-fn string(raw: &Raw) -> Result<String, String> {
-    match raw {
-        Raw::Text(s) | Raw::Str(s) => Ok(s.clone()),
-        other => Err(type_problem(other, "a string in quotes")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(bytes(&Raw::Text("2MiB".into())), Ok(2 << 20));
-        assert_eq!(bytes(&Raw::Str("512 KiB".into())), Ok(512 << 10));
-        assert_eq!(bytes(&Raw::Int(4096)), Ok(4096));
-        assert!(bytes(&Raw::Text("-1".into()))
-            .unwrap_err()
-            .contains("negative"));
-        assert!(bytes(&Raw::Text("2 parsecs".into())).is_err());
-        assert!(bytes(&Raw::Text("99999999999999999999G".into())).is_err());
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(uint(&Raw::Text(" 42 ".into())), Ok(42));
-        assert!(uint(&Raw::Text("-3".into()))
-            .unwrap_err()
-            .contains("negative"));
-        assert!(uint(&Raw::Text("4x".into()))
-            .unwrap_err()
-            .contains("not a whole number"));
-        assert!(uint(&Raw::Text("99999999999999999999999".into()))
-            .unwrap_err()
-            .contains("too large"));
-        assert!(uint(&Raw::Str("4".into()))
-            .unwrap_err()
-            .contains("quoted string"));
-        assert!(narrow::<u16>(70_000).is_err());
-    }
-
-    #[test]
-    fn booleans() {
-        for t in ["true", "1", "YES", "on"] {
-            assert_eq!(boolean(&Raw::Text(t.into())), Ok(true));
-        }
-        for f in ["false", "0", "no", "Off"] {
-            assert_eq!(boolean(&Raw::Text(f.into())), Ok(false));
-        }
-        assert!(boolean(&Raw::Text("maybe".into())).is_err());
-        assert!(boolean(&Raw::Str("true".into())).is_err());
-    }
-}
+key_table!(setter_arms);

@@ -1,4 +1,7 @@
 //! `RuntimeConfig`: every process-level setting of the runtime.
+//!
+//! The struct, its `Default`, the rendering and the per-key checks come from the key table
+//! (`table.rs`); this file adds what is not one key's business.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -6,14 +9,22 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::field::FieldValue;
 use crate::keys::{keys, spec};
-use crate::limits::{self, check};
-use crate::{ComputeConfig, ConfigError, HealthStatus, Origin, RuntimeConfigBuilder};
+use crate::limits;
+use crate::table::{first_of, key_table};
+use crate::{ComputeConfig, ConfigError, Origin};
 
 /// Where each key's value came from, with the value as it was then (so that a field assigned
-/// afterwards is not credited to the file or variable). Ignored by `==`.
+/// afterwards is not credited to the file or variable), and the order the keys were set in.
+/// Ignored by `==`.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Provenance(pub(crate) BTreeMap<&'static str, (Origin, String)>);
+pub(crate) struct Provenance {
+    /// Per key: the origin, the rendered value and the sequence number of the setting.
+    entries: BTreeMap<&'static str, (Origin, String, u64)>,
+    /// The sequence number of the next setting.
+    next: u64,
+}
 
 impl PartialEq for Provenance {
     fn eq(&self, _: &Self) -> bool {
@@ -22,120 +33,115 @@ impl PartialEq for Provenance {
 }
 impl Eq for Provenance {}
 
-/// Configuration of a runtime process: tokio runtimes, shutdown deadlines, compute pool,
-/// signals, status server.
-///
-/// Build one with [`RuntimeConfig::from_settings`] (defaults, TOML files, environment; needs
-/// the default `loader` feature), [`RuntimeConfig::builder`], [`RuntimeConfig::single_threaded`]
-/// or [`Default`]. The loader and the builder validate; a value built by hand or deserialised
-/// with serde is checked by [`validate`](Self::validate). Every key, its environment variable,
-/// type, default and range are listed in `docs/configuration.md` and by [`keys()`](crate::keys).
-///
-/// `==` compares values only, not where they came from.
-///
-/// ```
-/// use rt_config::RuntimeConfig;
-///
-/// let config = RuntimeConfig::default();
-/// assert_eq!(config.max_blocking_threads, 512);
-/// assert_eq!(config.graceful_shutdown_timeout().as_secs(), 900);
-/// assert!(config.compute_config().is_some());
-/// config.validate()?;
-/// # Ok::<(), rt_config::ConfigError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RuntimeConfig {
-    /// Worker threads of the primary tokio runtime (`DYN_RUNTIME_NUM_WORKER_THREADS`).
-    /// `None`: the number of available cores. Allowed: 1 to 1024.
-    pub num_worker_threads: Option<usize>,
-    /// Upper bound of tokio's blocking pool (`DYN_RUNTIME_MAX_BLOCKING_THREADS`). Default 512,
-    /// allowed 1 to 65536.
-    pub max_blocking_threads: usize,
-    /// Phase-2 bound of the runtime's graceful shutdown, in seconds: how long it waits for
-    /// in-flight work (`DYN_RUNTIME_GRACEFUL_SHUTDOWN_TIMEOUT_SECS`). Default 900, allowed 0 to 86400.
-    pub graceful_shutdown_timeout_secs: u64,
-    /// Phase-3 bound, in seconds: teardown of backend connections
-    /// (`DYN_RUNTIME_TEARDOWN_TIMEOUT_SECS`). Default 10, allowed 0 to 3600.
-    pub teardown_timeout_secs: u64,
-    /// The `Worker`'s whole graceful deadline in seconds (`DYN_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT`).
-    /// Default 30 in release builds, 5 in debug builds; allowed 0 to 86400.
-    pub worker_graceful_shutdown_timeout_secs: u64,
-    /// Compute pool threads (`DYN_COMPUTE_THREADS`). `None`: cores / 2 clamped to `[2, 16]`;
-    /// `Some(0)`: no compute pool. Allowed 0 to 1024.
-    pub compute_threads: Option<usize>,
-    /// Stack size of each compute thread in bytes (`DYN_COMPUTE_STACK_SIZE`). Default
-    /// `Some(2 MiB)`; `None` also means 2 MiB. Allowed 128 KiB to 1 GiB.
-    pub compute_stack_size: Option<usize>,
-    /// Compute thread-name prefix (`DYN_COMPUTE_THREAD_PREFIX`), default `"compute"`.
-    pub compute_thread_prefix: String,
-    /// Pin compute threads to CPUs (`DYN_COMPUTE_PIN_THREADS`), default `false`.
-    pub compute_pin_threads: bool,
-    /// Spin time of a waiting side of the compute bridge before it parks, in microseconds
-    /// (`DYN_COMPUTE_BRIDGE_SPIN_US`). Default [`DEFAULT_BRIDGE_SPIN_US`](crate::DEFAULT_BRIDGE_SPIN_US),
-    /// allowed 0 to 1000.
-    pub compute_bridge_spin_us: u32,
-    /// Signals within this many milliseconds of the previous one count as one
-    /// (`DYN_SIGNAL_DEBOUNCE_MS`). Default 0: every signal counts. Allowed 0 to 10000.
-    pub signal_debounce_ms: u64,
-    /// Address the status server binds (`DYN_SYSTEM_HOST`), default `"0.0.0.0"`.
-    pub system_host: String,
-    /// Port of the status server (`DYN_SYSTEM_PORT`). `None` (default): no status server;
-    /// `Some(0)`: a free port chosen by the OS.
-    pub system_port: Option<u16>,
-    /// Readiness path of the status server (`DYN_SYSTEM_HEALTH_PATH`), default `"/health"`.
-    pub system_health_path: String,
-    /// Liveness path of the status server (`DYN_SYSTEM_LIVE_PATH`), default `"/live"`.
-    pub system_live_path: String,
-    /// Health the status server reports until the application changes it
-    /// (`DYN_SYSTEM_STARTING_HEALTH_STATUS`), default [`HealthStatus::NotReady`].
-    pub system_starting_health_status: HealthStatus,
-    /// Address of the application's own request listener (`DYN_HTTP_HOST`), default
-    /// `"0.0.0.0"`. The runtime itself does not bind it.
-    pub http_host: String,
-    /// Port of the application's own request listener (`DYN_HTTP_PORT`), default 8080;
-    /// 0 picks a free port.
-    pub http_port: u16,
-    #[serde(skip)]
-    pub(crate) provenance: Provenance,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        RuntimeConfig {
-            num_worker_threads: None,
-            max_blocking_threads: limits::DEFAULT_MAX_BLOCKING_THREADS,
-            graceful_shutdown_timeout_secs: limits::DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS,
-            teardown_timeout_secs: limits::DEFAULT_TEARDOWN_TIMEOUT_SECS,
-            worker_graceful_shutdown_timeout_secs:
-                limits::DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS,
-            compute_threads: None,
-            compute_stack_size: Some(limits::DEFAULT_STACK_SIZE),
-            compute_thread_prefix: limits::DEFAULT_THREAD_PREFIX.to_string(),
-            compute_pin_threads: false,
-            compute_bridge_spin_us: limits::DEFAULT_BRIDGE_SPIN_US,
-            signal_debounce_ms: 0,
-            system_host: limits::DEFAULT_HOST.to_string(),
-            system_port: None,
-            system_health_path: limits::DEFAULT_HEALTH_PATH.to_string(),
-            system_live_path: limits::DEFAULT_LIVE_PATH.to_string(),
-            system_starting_health_status: HealthStatus::NotReady,
-            http_host: limits::DEFAULT_HOST.to_string(),
-            http_port: limits::DEFAULT_HTTP_PORT,
-            provenance: Provenance::default(),
+/// Declares the struct, its `Default`, `render` and the per-key checks from the key table.
+macro_rules! runtime_config {
+    ($(
+        $(#[$doc:meta])*
+        $field:ident: $fty:ty {
+            env: $env:literal,
+            ty: $ty:literal,
+            default: $default:expr,
+            $(shown: $shown:expr,)?
+            $(none: $none:literal,)?
+            rule: $rule:expr,
+            $(note: $note:literal,)?
+            parse: $parse:ident,
+            setter: $setter:ty,
+            about: $about:literal,
         }
-    }
+    )*) => {
+        /// Configuration of a runtime process: tokio runtimes, shutdown deadlines, compute pool,
+        /// signals, status server.
+        ///
+        /// Build one with [`RuntimeConfig::from_settings`] (defaults, TOML files, environment; needs
+        /// the default `loader` feature), [`RuntimeConfig::builder`], [`RuntimeConfig::single_threaded`]
+        /// or [`Default`]. The loader and the builder validate; a value built by hand or deserialised
+        /// with serde is checked by [`validate`](Self::validate). Every key, its environment variable,
+        /// type, default and range are listed in `docs/configuration.md` and by [`keys()`](crate::keys).
+        ///
+        /// `==` compares values only, not where they came from.
+        ///
+        /// ```
+        /// use rt_config::RuntimeConfig;
+        ///
+        /// let config = RuntimeConfig::default();
+        /// assert_eq!(config.max_blocking_threads, 512);
+        /// assert_eq!(config.graceful_shutdown_timeout().as_secs(), 900);
+        /// assert!(config.compute_config().is_some());
+        /// config.validate()?;
+        /// # Ok::<(), rt_config::ConfigError>(())
+        /// ```
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct RuntimeConfig {
+            $(
+                #[doc = $about]
+                #[doc = ""]
+                #[doc = concat!("Variable `", $env, "`.")]
+                $(#[$doc])*
+                pub $field: $fty,
+            )*
+            #[serde(skip)]
+            pub(crate) provenance: Provenance,
+        }
+
+        impl Default for RuntimeConfig {
+            fn default() -> Self {
+                #[allow(unused_imports)]
+                use crate::limits::*;
+                RuntimeConfig {
+                    $($field: $default,)*
+                    provenance: Provenance::default(),
+                }
+            }
+        }
+
+        impl RuntimeConfig {
+            /// A key's value in TOML syntax (strings quoted, an unset optional as its word,
+            /// e.g. `"auto"`); empty for an unknown key.
+            pub(crate) fn render(&self, key: &str) -> String {
+                $(
+                    if key == stringify!($field) {
+                        let none_word: Option<&str> = first_of!($(Some($none))?; None);
+                        return FieldValue::render(&self.$field, none_word);
+                    }
+                )*
+                String::new()
+            }
+
+            /// Checks each key against its own rule, in table order.
+            fn check_keys(&self) -> Result<(), ConfigError> {
+                #[allow(unused_imports)]
+                use crate::limits::*;
+                #[allow(unused_imports)]
+                use crate::rule::{range, Rule::*};
+                $(
+                    let key = stringify!($field);
+                    ($rule).apply(key, FieldValue::subject(&self.$field), &self.origin(key))?;
+                )*
+                Ok(())
+            }
+        }
+
+        /// The keys whose rule cannot check their field's type.
+        #[cfg(test)]
+        fn misfit_rules() -> Vec<&'static str> {
+            #[allow(unused_imports)]
+            use crate::limits::*;
+            #[allow(unused_imports)]
+            use crate::rule::{range, Rule::*};
+            let mut misfits = Vec::new();
+            $(
+                if !($rule).fits(<$fty as FieldValue>::KIND) {
+                    misfits.push(stringify!($field));
+                }
+            )*
+            misfits
+        }
+    };
 }
 
-fn opt<T: fmt::Display>(v: Option<T>, key: &str) -> String {
-    match v {
-        Some(v) => v.to_string(),
-        None => format!(
-            "{:?}",
-            spec(key).and_then(|s| s.none_word).unwrap_or("none")
-        ),
-    }
-}
+key_table!(runtime_config);
 
 impl RuntimeConfig {
     /// A configuration for debugging on one core: 1 tokio worker thread, a blocking pool of
@@ -169,29 +175,12 @@ impl RuntimeConfig {
         config
     }
 
-    /// A builder starting from the built-in defaults; [`RuntimeConfigBuilder::build`] validates.
-    ///
-    /// ```
-    /// use rt_config::RuntimeConfig;
-    ///
-    /// let config = RuntimeConfig::builder().num_worker_threads(4).compute_threads(0).build()?;
-    /// assert_eq!(config.num_worker_threads, Some(4));
-    /// assert!(config.compute_config().is_none());
-    /// # Ok::<(), rt_config::ConfigError>(())
-    /// ```
-    pub fn builder() -> RuntimeConfigBuilder {
-        RuntimeConfigBuilder::new()
-    }
-
-    /// A builder starting from this configuration (keeping where its values came from).
-    pub fn to_builder(&self) -> RuntimeConfigBuilder {
-        RuntimeConfigBuilder::from_config(self.clone())
-    }
-
     /// Remembers that `key`'s current value came from `origin`.
     pub(crate) fn record(&mut self, key: &'static str, origin: Origin) {
         let value = self.render(key);
-        self.provenance.0.insert(key, (origin, value));
+        let seq = self.provenance.next;
+        self.provenance.next += 1;
+        self.provenance.entries.insert(key, (origin, value, seq));
     }
 
     /// Where `key`'s current value came from.
@@ -202,7 +191,7 @@ impl RuntimeConfig {
     pub fn origin_of(&self, key: &str) -> Option<Origin> {
         let spec = spec(key)?;
         let current = self.render(spec.name);
-        if let Some((origin, value)) = self.provenance.0.get(spec.name) {
+        if let Some((origin, value, _)) = self.provenance.entries.get(spec.name) {
             if *value == current {
                 return Some(origin.clone());
             }
@@ -211,35 +200,6 @@ impl RuntimeConfig {
             Some(Origin::Default)
         } else {
             Some(Origin::Code("field assigned"))
-        }
-    }
-
-    /// A key's value in TOML syntax (strings quoted, an unset optional as its word, e.g. `"auto"`).
-    pub(crate) fn render(&self, key: &str) -> String {
-        match key {
-            "num_worker_threads" => opt(self.num_worker_threads, key),
-            "max_blocking_threads" => self.max_blocking_threads.to_string(),
-            "graceful_shutdown_timeout_secs" => self.graceful_shutdown_timeout_secs.to_string(),
-            "teardown_timeout_secs" => self.teardown_timeout_secs.to_string(),
-            "worker_graceful_shutdown_timeout_secs" => {
-                self.worker_graceful_shutdown_timeout_secs.to_string()
-            }
-            "compute_threads" => opt(self.compute_threads, key),
-            "compute_stack_size" => opt(self.compute_stack_size, key),
-            "compute_thread_prefix" => format!("{:?}", self.compute_thread_prefix),
-            "compute_pin_threads" => self.compute_pin_threads.to_string(),
-            "compute_bridge_spin_us" => self.compute_bridge_spin_us.to_string(),
-            "signal_debounce_ms" => self.signal_debounce_ms.to_string(),
-            "system_host" => format!("{:?}", self.system_host),
-            "system_port" => opt(self.system_port, key),
-            "system_health_path" => format!("{:?}", self.system_health_path),
-            "system_live_path" => format!("{:?}", self.system_live_path),
-            "system_starting_health_status" => {
-                format!("{:?}", self.system_starting_health_status.as_str())
-            }
-            "http_host" => format!("{:?}", self.http_host),
-            "http_port" => self.http_port.to_string(),
-            _ => String::new(),
         }
     }
 
@@ -260,100 +220,56 @@ impl RuntimeConfig {
     /// assert!(err.contains("allowed: a whole number from 1 to 1024"), "{err}");
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let c = self;
-        let checks: [(&'static str, Result<(), String>); 18] = [
-            (
-                "num_worker_threads",
-                c.num_worker_threads
-                    .map_or(Ok(()), |n| check::range(n, 1, limits::MAX_THREADS)),
-            ),
-            (
-                "max_blocking_threads",
-                check::range(c.max_blocking_threads, 1, limits::MAX_BLOCKING_THREADS),
-            ),
-            (
-                "graceful_shutdown_timeout_secs",
-                check::range(
-                    c.graceful_shutdown_timeout_secs,
-                    0,
-                    limits::MAX_GRACEFUL_TIMEOUT_SECS,
-                ),
-            ),
-            (
-                "teardown_timeout_secs",
-                check::range(
-                    c.teardown_timeout_secs,
-                    0,
-                    limits::MAX_TEARDOWN_TIMEOUT_SECS,
-                ),
-            ),
-            (
-                "worker_graceful_shutdown_timeout_secs",
-                check::range(
-                    c.worker_graceful_shutdown_timeout_secs,
-                    0,
-                    limits::MAX_GRACEFUL_TIMEOUT_SECS,
-                ),
-            ),
-            (
-                "compute_threads",
-                c.compute_threads
-                    .map_or(Ok(()), |n| check::range(n, 0, limits::MAX_THREADS)),
-            ),
-            (
-                "compute_stack_size",
-                c.compute_stack_size.map_or(Ok(()), check::stack),
-            ),
-            (
-                "compute_thread_prefix",
-                check::prefix(&c.compute_thread_prefix),
-            ),
-            ("compute_pin_threads", Ok(())),
-            (
-                "compute_bridge_spin_us",
-                check::range(c.compute_bridge_spin_us, 0, limits::MAX_BRIDGE_SPIN_US),
-            ),
-            (
-                "signal_debounce_ms",
-                check::range(c.signal_debounce_ms, 0, limits::MAX_SIGNAL_DEBOUNCE_MS),
-            ),
-            ("system_host", check::host(&c.system_host)),
-            ("system_port", Ok(())),
-            (
-                "system_health_path",
-                check::http_path(&c.system_health_path),
-            ),
-            (
-                "system_live_path",
-                check::http_path(&c.system_live_path).and_then(|()| {
-                    if c.system_live_path == c.system_health_path {
-                        Err("a path different from system_health_path".to_string())
-                    } else {
-                        Ok(())
-                    }
-                }),
-            ),
-            ("system_starting_health_status", Ok(())),
-            ("http_host", check::host(&c.http_host)),
-            ("http_port", Ok(())),
-        ];
-        for (key, result) in checks {
-            if let Err(allowed) = result {
-                return Err(ConfigError::InvalidValue {
-                    key,
-                    value: self.render(key),
-                    origin: self.origin_of(key).unwrap_or(Origin::Default),
-                    problem: if spec(key).is_some_and(|s| s.ty == "string") {
-                        "not allowed"
-                    } else {
-                        "out of range"
-                    }
-                    .to_string(),
-                    allowed,
-                });
-            }
+        self.check_keys()?;
+        self.check_conflicts()
+    }
+
+    /// [`origin_of`](Self::origin_of) for a key of the table.
+    fn origin(&self, key: &str) -> Origin {
+        self.origin_of(key).unwrap_or(Origin::Default)
+    }
+
+    /// The rules between two keys.
+    fn check_conflicts(&self) -> Result<(), ConfigError> {
+        self.distinct("system_health_path", "system_live_path", "a path")
+    }
+
+    /// Checks that keys `a` and `b` differ (`what` names what they are, for the message). When they do not, the error is about the key that
+    /// was set last (a built-in default never counts as set; on a tie, `b`), naming its value
+    /// and source, and mentions the other key with its value and source.
+    fn distinct(&self, a: &'static str, b: &'static str, what: &str) -> Result<(), ConfigError> {
+        let (value_a, value_b) = (self.render(a), self.render(b));
+        if value_a != value_b {
+            return Ok(());
         }
-        Ok(())
+        let (blamed, other) = if self.set_order(a) > self.set_order(b) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        Err(ConfigError::InvalidValue {
+            key: blamed,
+            value: value_a,
+            origin: self.origin(blamed),
+            problem: format!(
+                "the same value as `{other}` ({value_b} from {})",
+                self.origin(other)
+            ),
+            allowed: format!("{what} different from {other}"),
+        })
+    }
+
+    /// When `key`'s current value was set, relative to the other keys: 0 for the built-in
+    /// default, the sequence number of its setting for a recorded one, the largest value for a
+    /// field assigned after loading or building.
+    fn set_order(&self, key: &str) -> u64 {
+        match self.origin(key) {
+            Origin::Default => 0,
+            origin => match self.provenance.entries.get(key) {
+                Some((recorded, _, seq)) if *recorded == origin => seq + 1,
+                _ => u64::MAX,
+            },
+        }
     }
 
     /// Worker threads of the primary runtime: `num_worker_threads`, or the available cores.
@@ -453,5 +369,30 @@ impl fmt::Display for RuntimeConfig {
             write!(f, "{}={}", spec.name, self.render(spec.name))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_fits_its_field() {
+        assert_eq!(misfit_rules(), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn defaults_are_valid_and_render_as_the_specs_say() {
+        let config = RuntimeConfig::default();
+        config.validate().unwrap();
+        for spec in keys() {
+            let rendered = config.render(spec.name);
+            assert!(!rendered.is_empty(), "{}", spec.name);
+            assert!(
+                spec.default.contains(rendered.trim_matches('"')),
+                "{}",
+                spec.name
+            );
+        }
     }
 }

@@ -452,3 +452,168 @@ fn a_file_that_is_not_utf8_says_what_to_change() {
     assert!(text.contains("system config file list"), "{text}");
     assert!(text.contains("keep the file UTF-8 text"), "{text}");
 }
+
+/// Issue 12, defect 6: two keys that must differ are reported against the key the user set
+/// (its value and source), and the message names the other key, its value and source. Before
+/// the fix, `DYN_SYSTEM_HEALTH_PATH=/live` was reported against `system_live_path` "from
+/// built-in default" and never named the variable.
+#[test]
+fn a_conflict_names_the_key_that_was_set_and_the_other_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.toml");
+    std::fs::write(&file, "system_live_path = \"/probe\"\n").unwrap();
+    /// The variables, the system files, then the key, value and origin blamed, and how the
+    /// other key must be mentioned ("": no conflict expected).
+    type Conflict<'a> = (
+        &'a [(&'a str, &'a str)],
+        &'a [&'a Path],
+        Blamed<'a>,
+        &'a str,
+    );
+    type Blamed<'a> = (&'a str, &'a str, Origin);
+    let cases: [Conflict<'_>; 4] = [
+        // The variable names the default of the other key.
+        (
+            &[("DYN_SYSTEM_HEALTH_PATH", "/live")],
+            &[],
+            (
+                "system_health_path",
+                "\"/live\"",
+                Origin::Env("DYN_SYSTEM_HEALTH_PATH".into()),
+            ),
+            "`system_live_path` (\"/live\" from built-in default)",
+        ),
+        (
+            &[("DYN_SYSTEM_LIVE_PATH", "/health")],
+            &[],
+            (
+                "system_live_path",
+                "\"/health\"",
+                Origin::Env("DYN_SYSTEM_LIVE_PATH".into()),
+            ),
+            "`system_health_path` (\"/health\" from built-in default)",
+        ),
+        // A variable overrides a file: the variable is blamed, the file is mentioned.
+        (
+            &[("DYN_SYSTEM_HEALTH_PATH", "/probe")],
+            &[file.as_path()],
+            (
+                "system_health_path",
+                "\"/probe\"",
+                Origin::Env("DYN_SYSTEM_HEALTH_PATH".into()),
+            ),
+            "`system_live_path` (\"/probe\" from file ",
+        ),
+        // A file whose value meets a default.
+        (
+            &[("DYN_SYSTEM_LIVE_PATH", "")],
+            &[file.as_path()],
+            ("system_live_path", "\"/probe\"", Origin::File(file.clone())),
+            "",
+        ),
+    ];
+    for (env, files, (key, value, origin), other) in cases {
+        let loaded = ConfigLoader::new()
+            .system_files(files.iter().copied())
+            .env_map(env.iter().copied())
+            .load();
+        if other.is_empty() {
+            // "/probe" differs from the default health path: no conflict.
+            assert!(loaded.is_ok(), "{loaded:?}");
+            continue;
+        }
+        let err = loaded.unwrap_err();
+        let text = err.to_string();
+        match &err {
+            ConfigError::InvalidValue {
+                key: k,
+                value: v,
+                origin: o,
+                ..
+            } => {
+                assert_eq!((*k, v.as_str(), o), (key, value, &origin), "{text}");
+            }
+            other => panic!("unexpected error {other:?}"),
+        }
+        assert!(text.contains(&format!("from {origin}")), "{text}");
+        assert!(text.contains(other), "{text}");
+        assert!(
+            !text.contains(&format!("`{key}` from built-in default")),
+            "{text}"
+        );
+    }
+
+    // In code, the setter called last is the one blamed.
+    let err = rt_config::RuntimeConfig::builder()
+        .system_live_path("/x")
+        .system_health_path("/x")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.key(), Some("system_health_path"), "{err}");
+    assert!(err.to_string().contains("`system_live_path`"), "{err}");
+}
+
+/// Issue 12, defect 7: a host that is neither an IP address nor an RFC 1123 host name is a
+/// configuration error naming key, value and source, for every host key and every source.
+/// Before the fix `DYN_HTTP_HOST=256.1.1.1` loaded, and the bind failed later.
+#[test]
+fn a_host_that_is_neither_an_address_nor_a_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, var) in [
+        ("system_host", "DYN_SYSTEM_HOST"),
+        ("http_host", "DYN_HTTP_HOST"),
+    ] {
+        for bad in [
+            "256.1.1.1",
+            "1.2.3",
+            "999",
+            "my_host",
+            "-edge.example.com",
+            "a..b",
+            "[::1]",
+        ] {
+            let err = ConfigLoader::new()
+                .system_files::<[&str; 0], &str>([])
+                .env_map([(var, bad)])
+                .load()
+                .unwrap_err();
+            let text = err.to_string();
+            assert_eq!(err.key(), Some(key), "{text}");
+            assert!(text.contains(&format!("{bad:?}")), "{text}");
+            assert!(
+                text.contains(&format!("environment variable {var}")),
+                "{text}"
+            );
+            assert!(
+                text.contains("neither an IP address nor a valid host name"),
+                "{text}"
+            );
+
+            let file = dir.path().join("hosts.toml");
+            std::fs::write(&file, format!("{key} = {bad:?}\n")).unwrap();
+            let err = ConfigLoader::new()
+                .system_files([&file])
+                .load()
+                .unwrap_err();
+            let text = err.to_string();
+            assert_eq!(err.key(), Some(key), "{text}");
+            assert!(text.contains(&format!("file {}", file.display())), "{text}");
+        }
+        for good in ["0.0.0.0", "::1", "localhost", "edge-1.example.com"] {
+            let config = ConfigLoader::new()
+                .system_files::<[&str; 0], &str>([])
+                .env_map([(var, good)])
+                .load()
+                .unwrap();
+            assert!(config.explain().contains(&format!("{key} = {good:?}")));
+        }
+    }
+    let err = rt_config::RuntimeConfig::builder()
+        .http_host("256.1.1.1")
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Rust code (RuntimeConfigBuilder)"),
+        "{err}"
+    );
+}

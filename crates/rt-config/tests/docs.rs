@@ -1,5 +1,15 @@
-//! docs/configuration.md must list every variable the code reads and every key, and its
-//! example file must load.
+//! docs/configuration.md must list every variable the code reads and every key, its key table
+//! must be the one the code renders, and its example file must load.
+//!
+//! The key table between the `BEGIN GENERATED KEY TABLE` and `END GENERATED KEY TABLE`
+//! markers is rendered from [`rt_config::keys()`], that is from the key table in
+//! `src/table.rs` and the constants it names. After changing a key, regenerate it with
+//!
+//! ```text
+//! RT_BLESS=1 cargo test -p rt-config --test docs
+//! ```
+//!
+//! which rewrites that section of `docs/configuration.md` (and nothing else) and passes.
 
 #![cfg(feature = "loader")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a test failure
@@ -7,8 +17,12 @@
 use rt_config::ConfigLoader;
 
 const PAGE: &str = include_str!("../../../docs/configuration.md");
-const SOURCES: [&str; 3] = [
+const PAGE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+const BEGIN: &str = "<!-- BEGIN GENERATED KEY TABLE";
+const END: &str = "<!-- END GENERATED KEY TABLE -->";
+const SOURCES: [&str; 4] = [
     include_str!("../src/keys.rs"),
+    include_str!("../src/table.rs"),
     include_str!("../src/loader.rs"),
     include_str!("../src/runtime.rs"),
 ];
@@ -136,4 +150,61 @@ fn the_example_errors_are_the_real_messages() {
         .replace(&file.display().to_string(), "/opt/dynamo/etc/runtime.toml");
 
     assert_eq!(block, [out_of_range.as_str(), unknown.as_str()]);
+}
+
+/// The key table as the code describes it.
+fn rendered_key_table() -> String {
+    let mut out = String::from(
+        "| Key | Variable | Type | Default | Allowed |\n|-----|----------|------|---------|---------|\n",
+    );
+    for spec in rt_config::keys() {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {} | {} |\n",
+            spec.name, spec.env, spec.ty, spec.default, spec.allowed
+        ));
+    }
+    out
+}
+
+/// The page with its generated section replaced by `table`.
+fn with_key_table(page: &str, table: &str) -> String {
+    let begin = page.find(BEGIN).expect("BEGIN GENERATED KEY TABLE marker");
+    let body = begin
+        + page[begin..]
+            .find('\n')
+            .expect("end of the BEGIN marker line")
+        + 1;
+    let end = page[body..]
+        .find(END)
+        .expect("END GENERATED KEY TABLE marker")
+        + body;
+    format!("{}{table}{}", &page[..body], &page[end..])
+}
+
+/// Fails when the key table in docs/configuration.md differs from what the code renders;
+/// with `RT_BLESS=1` it rewrites the table instead (see the module docs).
+#[test]
+fn the_key_table_is_rendered_from_the_code() {
+    let page = std::fs::read_to_string(PAGE_PATH).unwrap();
+    let wanted = with_key_table(&page, &rendered_key_table());
+    if std::env::var_os("RT_BLESS").is_some_and(|v| v == "1") {
+        if wanted != page {
+            std::fs::write(PAGE_PATH, &wanted).unwrap();
+            eprintln!("rewrote the key table of {PAGE_PATH}");
+        }
+        return;
+    }
+    if wanted != page {
+        let diff: Vec<String> = page
+            .lines()
+            .zip(wanted.lines())
+            .filter(|(have, want)| have != want)
+            .map(|(have, want)| format!("  docs: {have}\n  code: {want}"))
+            .collect();
+        panic!(
+            "the key table in docs/configuration.md is not the one the code renders; run \
+             `RT_BLESS=1 cargo test -p rt-config --test docs` to regenerate it\n{}",
+            diff.join("\n")
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! [`StatusOptions`]: where the status server listens and what it answers on.
 
-use rt_core::config::{HealthStatus, RuntimeConfig};
+use rt_core::config::{check, HealthStatus, Origin, RuntimeConfig};
 
 use crate::StatusError;
 
@@ -129,7 +129,8 @@ impl StatusOptions {
         self
     }
 
-    /// Checks the paths: each starts with `/`, and the three differ.
+    /// Checks the paths: each is a path [`check::http_path`] accepts (it starts with `/`; no
+    /// spaces, `?` or `#`), and the three differ.
     ///
     /// # Errors
     ///
@@ -141,11 +142,11 @@ impl StatusOptions {
             ("metrics_path", &self.metrics_path),
         ];
         for (i, (option, path)) in paths.iter().enumerate() {
-            if !path.starts_with('/') {
+            if check::http_path(option, path, &Origin::Code("StatusOptions")).is_err() {
                 return Err(StatusError::InvalidOption {
                     option,
                     value: (*path).clone(),
-                    reason: "a path starting with '/'",
+                    reason: check::HTTP_PATH_ALLOWED,
                 });
             }
             if paths[..i].iter().any(|(_, other)| other == path) {

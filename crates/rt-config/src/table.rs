@@ -1,0 +1,271 @@
+//! The key table: every configuration key declared once, as one row.
+//!
+//! `key_table!(callback)` calls `callback! { rows }`. Each consumer defines its own `callback`
+//! that picks the parts of a row it needs: the struct field, its `Default`, its render and
+//! check (`runtime.rs`), the [`KeySpec`](crate::KeySpec) (`keys.rs`), the loader arm
+//! (`loader.rs`), the builder setter (`builder.rs`). `docs/configuration.md`'s key table is
+//! rendered from the specs (`tests/docs.rs` keeps it equal).
+//!
+//! # A row
+//!
+//! ```text
+//! /// Rustdoc of the field, after the `about` line (optional).
+//! field_name: FieldType {
+//!     env: "DYN_...",                      // the environment variable
+//!     ty: "integer",                       // the value type, in words (docs, KeySpec::ty)
+//!     default: expr,                       // the built-in default, of FieldType
+//!     shown: expr,                         // optional: the default in words (else rendered)
+//!     none: "auto",                        // optional keys only: the word meaning None
+//!     rule: range(1, MAX_THREADS),         // the check (and the allowed values, in words)
+//!     note: "; 0 picks a free port",       // optional: appended to the allowed values
+//!     parse: number,                       // the loader's conversion (a fn in value.rs)
+//!     setter: u16,                         // the builder setter's argument type
+//!     about: "What the key controls.",     // KeySpec::description, first rustdoc line
+//! }
+//! ```
+//!
+//! In `default`, `shown` and `rule`, the constants of `limits.rs` and the rules of `rule.rs`
+//! (`range`, `Stack`, `Prefix`, `Host`, `HttpPath`, `Words`) are in scope.
+//!
+//! Adding a key: one row here, plus its line under "What the keys do" in
+//! `docs/configuration.md` (then regenerate the table: `RT_BLESS=1 cargo test -p rt-config
+//! --test docs`). A rule between two keys (like the health and live paths differing) goes in
+//! `RuntimeConfig::check_conflicts`.
+
+macro_rules! key_table {
+    ($callback:ident) => {
+        $callback! {
+            /// `None`: the number of available cores.
+            num_worker_threads: Option<usize> {
+                env: "DYN_RUNTIME_NUM_WORKER_THREADS",
+                ty: "integer or \"auto\"",
+                default: None,
+                shown: "auto (available cores)",
+                none: "auto",
+                rule: range(1, MAX_THREADS),
+                parse: optional_number,
+                setter: impl Into<Option<usize>>,
+                about: "Worker threads of the primary tokio runtime.",
+            }
+            /// Default [`DEFAULT_MAX_BLOCKING_THREADS`](crate::DEFAULT_MAX_BLOCKING_THREADS),
+            /// at most [`MAX_BLOCKING_THREADS`](crate::MAX_BLOCKING_THREADS).
+            max_blocking_threads: usize {
+                env: "DYN_RUNTIME_MAX_BLOCKING_THREADS",
+                ty: "integer",
+                default: DEFAULT_MAX_BLOCKING_THREADS,
+                rule: range(1, MAX_BLOCKING_THREADS),
+                parse: number,
+                setter: usize,
+                about: "Upper bound of tokio's blocking-thread pool.",
+            }
+            /// In seconds. Default
+            /// [`DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS`](crate::DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS),
+            /// at most [`MAX_GRACEFUL_TIMEOUT_SECS`](crate::MAX_GRACEFUL_TIMEOUT_SECS).
+            graceful_shutdown_timeout_secs: u64 {
+                env: "DYN_RUNTIME_GRACEFUL_SHUTDOWN_TIMEOUT_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS,
+                rule: range(0, MAX_GRACEFUL_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "Phase-2 bound: how long shutdown waits for in-flight work.",
+            }
+            /// In seconds. Default
+            /// [`DEFAULT_TEARDOWN_TIMEOUT_SECS`](crate::DEFAULT_TEARDOWN_TIMEOUT_SECS), at most
+            /// [`MAX_TEARDOWN_TIMEOUT_SECS`](crate::MAX_TEARDOWN_TIMEOUT_SECS).
+            teardown_timeout_secs: u64 {
+                env: "DYN_RUNTIME_TEARDOWN_TIMEOUT_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_TEARDOWN_TIMEOUT_SECS,
+                rule: range(0, MAX_TEARDOWN_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "Phase-3 bound: how long teardown of backend connections may take.",
+            }
+            /// In seconds. Default
+            /// [`DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS`](crate::DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS)
+            /// (30 in release builds, 5 in debug builds), at most
+            /// [`MAX_GRACEFUL_TIMEOUT_SECS`](crate::MAX_GRACEFUL_TIMEOUT_SECS).
+            worker_graceful_shutdown_timeout_secs: u64 {
+                env: "DYN_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT",
+                ty: "integer (seconds)",
+                default: DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS,
+                shown: format!(
+                    "{WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_RELEASE_SECS} (release builds), \
+                     {WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_DEBUG_SECS} (debug builds)"
+                ),
+                rule: range(0, MAX_GRACEFUL_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "The Worker's whole deadline: the application's drain and the runtime's teardown together.",
+            }
+            /// `None`: cores / 2 clamped to `[2, 16]`; `Some(0)`: no compute pool. At most
+            /// [`MAX_THREADS`](crate::MAX_THREADS).
+            compute_threads: Option<usize> {
+                env: "DYN_COMPUTE_THREADS",
+                ty: "integer or \"auto\"",
+                default: None,
+                shown: "auto (cores / 2, clamped to 2..16)",
+                none: "auto",
+                rule: range(0, MAX_THREADS),
+                note: "; 0 disables the compute pool",
+                parse: optional_number,
+                setter: impl Into<Option<usize>>,
+                about: "Threads of the compute (Rayon) pool.",
+            }
+            /// In bytes. Default `Some(`[`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE)`)`;
+            /// `None` means the same. From [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE) to
+            /// [`MAX_STACK_SIZE`](crate::MAX_STACK_SIZE).
+            compute_stack_size: Option<usize> {
+                env: "DYN_COMPUTE_STACK_SIZE",
+                ty: "integer (bytes), string with KiB/MiB/GiB suffix, or \"default\"",
+                default: Some(DEFAULT_STACK_SIZE),
+                shown: format!("{DEFAULT_STACK_SIZE} ({})", in_binary_units(DEFAULT_STACK_SIZE)),
+                none: "default",
+                rule: Stack,
+                parse: optional_bytes,
+                setter: impl Into<Option<usize>>,
+                about: "Stack size of each compute thread.",
+            }
+            /// Default [`DEFAULT_THREAD_PREFIX`](crate::DEFAULT_THREAD_PREFIX).
+            compute_thread_prefix: String {
+                env: "DYN_COMPUTE_THREAD_PREFIX",
+                ty: "string",
+                default: DEFAULT_THREAD_PREFIX.to_string(),
+                rule: Prefix,
+                parse: string,
+                setter: impl Into<String>,
+                about: "Compute threads are named \"{prefix}-{n}\".",
+            }
+            /// Default `false`.
+            compute_pin_threads: bool {
+                env: "DYN_COMPUTE_PIN_THREADS",
+                ty: "boolean",
+                default: false,
+                rule: Words("true or false (variables also: 1/0, yes/no, on/off)"),
+                parse: boolean,
+                setter: bool,
+                about: "Pin each compute thread to one CPU.",
+            }
+            /// In microseconds. Default [`DEFAULT_BRIDGE_SPIN_US`](crate::DEFAULT_BRIDGE_SPIN_US),
+            /// at most [`MAX_BRIDGE_SPIN_US`](crate::MAX_BRIDGE_SPIN_US).
+            compute_bridge_spin_us: u32 {
+                env: "DYN_COMPUTE_BRIDGE_SPIN_US",
+                ty: "integer (microseconds)",
+                default: DEFAULT_BRIDGE_SPIN_US,
+                rule: range(0, MAX_BRIDGE_SPIN_US),
+                note: "; 0 never spins",
+                parse: number,
+                setter: u32,
+                about: "How long a waiting side of the async/compute bridge spins before it parks.",
+            }
+            /// In milliseconds. Default 0: every signal counts. At most
+            /// [`MAX_SIGNAL_DEBOUNCE_MS`](crate::MAX_SIGNAL_DEBOUNCE_MS).
+            signal_debounce_ms: u64 {
+                env: "DYN_SIGNAL_DEBOUNCE_MS",
+                ty: "integer (milliseconds)",
+                default: 0,
+                rule: range(0, MAX_SIGNAL_DEBOUNCE_MS),
+                note: "; 0 counts every signal",
+                parse: number,
+                setter: u64,
+                about: "Signals arriving within this window of the previous one count as one.",
+            }
+            /// Default [`DEFAULT_HOST`](crate::DEFAULT_HOST); checked by
+            /// [`check::host`](crate::check::host).
+            system_host: String {
+                env: "DYN_SYSTEM_HOST",
+                ty: "string",
+                default: DEFAULT_HOST.to_string(),
+                rule: Host,
+                parse: string,
+                setter: impl Into<String>,
+                about: "Address the status server binds.",
+            }
+            /// `None` (default): no status server; `Some(0)`: a free port chosen by the OS.
+            system_port: Option<u16> {
+                env: "DYN_SYSTEM_PORT",
+                ty: "integer or \"disabled\"",
+                default: None,
+                shown: "disabled (no status server)",
+                none: "disabled",
+                rule: range(0, u16::MAX),
+                note: "; 0 picks a free port",
+                parse: optional_number,
+                setter: impl Into<Option<u16>>,
+                about: "Port of the status server; unset = no status server.",
+            }
+            /// Default [`DEFAULT_HEALTH_PATH`](crate::DEFAULT_HEALTH_PATH); checked by
+            /// [`check::http_path`](crate::check::http_path).
+            system_health_path: String {
+                env: "DYN_SYSTEM_HEALTH_PATH",
+                ty: "string",
+                default: DEFAULT_HEALTH_PATH.to_string(),
+                rule: HttpPath,
+                note: "; different from system_live_path",
+                parse: string,
+                setter: impl Into<String>,
+                about: "Readiness endpoint of the status server.",
+            }
+            /// Default [`DEFAULT_LIVE_PATH`](crate::DEFAULT_LIVE_PATH); checked by
+            /// [`check::http_path`](crate::check::http_path).
+            system_live_path: String {
+                env: "DYN_SYSTEM_LIVE_PATH",
+                ty: "string",
+                default: DEFAULT_LIVE_PATH.to_string(),
+                rule: HttpPath,
+                note: "; different from system_health_path",
+                parse: string,
+                setter: impl Into<String>,
+                about: "Liveness endpoint of the status server.",
+            }
+            /// Default [`HealthStatus::NotReady`](crate::HealthStatus::NotReady).
+            system_starting_health_status: crate::HealthStatus {
+                env: "DYN_SYSTEM_STARTING_HEALTH_STATUS",
+                ty: "string",
+                default: crate::HealthStatus::NotReady,
+                rule: Words("\"ready\" or \"notready\""),
+                parse: health_status,
+                setter: crate::HealthStatus,
+                about: "Health the status server reports until the application sets it.",
+            }
+            /// Default [`DEFAULT_HOST`](crate::DEFAULT_HOST); checked by
+            /// [`check::host`](crate::check::host).
+            http_host: String {
+                env: "DYN_HTTP_HOST",
+                ty: "string",
+                default: DEFAULT_HOST.to_string(),
+                rule: Host,
+                parse: string,
+                setter: impl Into<String>,
+                about: "Address of the application's own request listener (the runtime does not bind it).",
+            }
+            /// Default [`DEFAULT_HTTP_PORT`](crate::DEFAULT_HTTP_PORT); 0 picks a free port.
+            http_port: u16 {
+                env: "DYN_HTTP_PORT",
+                ty: "integer",
+                default: DEFAULT_HTTP_PORT,
+                rule: range(0, u16::MAX),
+                note: "; 0 picks a free port",
+                parse: number,
+                setter: u16,
+                about: "Port of the application's own request listener.",
+            }
+        }
+    };
+}
+
+pub(crate) use key_table;
+
+/// The first of two optional pieces of a row that is present: `first_of!(a; b)` is `a`,
+/// `first_of!(; b)` is `b`.
+macro_rules! first_of {
+    (; $fallback:expr) => {
+        $fallback
+    };
+    ($given:expr; $fallback:expr) => {
+        $given
+    };
+}
+
+pub(crate) use first_of;
