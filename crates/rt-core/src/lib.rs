@@ -117,6 +117,7 @@ pub mod endpoint;
 pub mod error;
 pub mod registry;
 mod runtime;
+mod unwind;
 mod worker;
 
 /// Configuration: [`RuntimeConfig`] and its loader (the `rt-config`
