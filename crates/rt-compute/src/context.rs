@@ -1,5 +1,5 @@
 //! The thread-local compute context that the `compute_*!` macros, [`get_pool`] and
-//! [`spawn_compute`](crate::spawn_compute) read: a pool and the shared `block_in_place`
+//! `spawn_compute` read: a pool and the shared `block_in_place`
 //! permits, installed on each tokio worker by the runtime (see [`initialize_context`]).
 //!
 //! Every accessor goes through `LocalKey::try_with`: on a thread whose thread-locals are being
