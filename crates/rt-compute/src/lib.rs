@@ -39,6 +39,7 @@
 //! # }).unwrap();
 //! ```
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod affinity;
 mod context;
