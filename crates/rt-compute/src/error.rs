@@ -1,18 +1,22 @@
 //! The crate's one error type.
 
+use crate::unwind::{panic_message, Payload};
+
 /// Everything that can go wrong when building or using a [`ComputePool`](crate::ComputePool).
 ///
 /// Every message says what to change.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ComputeError {
-    /// A field of [`ComputeConfig`](crate::ComputeConfig) has a value the pool cannot use.
-    #[error("invalid compute config: `{field}` {reason}")]
+    /// The [`ComputeConfig`](crate::ComputeConfig) given to
+    /// [`ComputePool::new`](crate::ComputePool::new) does not pass
+    /// [`ComputeConfig::validate`](crate::ComputeConfig::validate); `source` names the field
+    /// (`source.key()`), the value and what is allowed.
+    #[error("invalid compute pool config: {source}")]
     InvalidConfig {
-        /// The offending field of `ComputeConfig`.
-        field: &'static str,
-        /// Why the value is refused and what to use instead.
-        reason: String,
+        /// rt-config's verdict, the same error every other entry point reports for this value.
+        #[source]
+        source: rt_config::ConfigError,
     },
     /// The operating system refused to start the pool's threads.
     #[error(
@@ -37,24 +41,17 @@ pub enum ComputeError {
         /// The panic message (`"<non-string panic payload>"` when it was not a string).
         message: String,
     },
-    /// The job was discarded without producing a result (the pool's threads went away).
-    #[error("compute job was discarded before it produced a result; keep the pool alive until its jobs finish")]
+    /// The job was discarded without producing a result (the pool's threads went away, or the
+    /// tokio runtime that was to run it shut down).
+    #[error("compute job was discarded before it produced a result; keep the pool (or the runtime) alive until its jobs finish")]
     Discarded,
 }
 
-/// The message of a panic payload (a `&str` or `String` given to `panic!`), as
-/// [`ComputeError::Panicked`] reports it; other payloads read `<non-string panic payload>`.
-///
-/// ```
-/// let payload = std::panic::catch_unwind(|| panic!("bad row {}", 7)).unwrap_err();
-/// assert_eq!(rt_compute::panic_message(payload.as_ref()), "bad row 7");
-/// ```
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
+impl ComputeError {
+    /// The error of a job that panicked with `payload`.
+    pub(crate) fn panicked(payload: &Payload) -> Self {
+        ComputeError::Panicked {
+            message: panic_message(payload.as_ref()),
+        }
     }
 }

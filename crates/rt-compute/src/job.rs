@@ -13,7 +13,6 @@
 //! that the completing thread is sure to see. The atomic state lets the waiting side check for
 //! completion (and spin on it) without touching the lock.
 
-use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -21,7 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use crate::pool::PoolShared;
+use crate::spin::SpinPolicy;
+use crate::unwind::Payload;
 
 const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
@@ -34,7 +34,7 @@ pub(crate) enum Outcome<R> {
     /// It returned a value.
     Value(R),
     /// It panicked with this payload.
-    Panic(Box<dyn Any + Send + 'static>),
+    Panic(Payload),
     /// It never ran to the end and never will (its closure was dropped unrun).
     Discarded,
 }
@@ -123,19 +123,20 @@ impl<R> Drop for Completer<R> {
 /// The waiting side: a future that resolves to the job's [`Outcome`].
 ///
 /// Dropping it before the job started cancels the job (it is skipped); dropping it later lets
-/// the job finish and drops the result on the pool thread.
+/// the job finish and drops the result on the pool thread. It borrows the pool's spin policy,
+/// the one thing of the pool it needs, for the first poll's spin.
 pub(crate) struct JobHandle<'a, R> {
     slot: Arc<Slot<R>>,
-    pool: &'a PoolShared,
+    spin: &'a SpinPolicy,
     /// Spin on the first poll only: later polls come from a wake.
     may_spin: bool,
 }
 
 impl<'a, R> JobHandle<'a, R> {
-    pub(crate) fn new(slot: Arc<Slot<R>>, pool: &'a PoolShared, may_spin: bool) -> Self {
+    pub(crate) fn new(slot: Arc<Slot<R>>, spin: &'a SpinPolicy, may_spin: bool) -> Self {
         Self {
             slot,
-            pool,
+            spin,
             may_spin,
         }
     }
@@ -154,7 +155,7 @@ impl<R> Future for JobHandle<'_, R> {
         }
         if std::mem::take(&mut self.may_spin) {
             let slot = &self.slot;
-            if self.pool.spin.wait(Instant::now(), || slot.is_done()) {
+            if self.spin.wait(Instant::now(), || slot.is_done()) {
                 return Poll::Ready(self.take());
             }
         }

@@ -11,11 +11,18 @@
 //!   parks, so a short job's round trip costs a few microseconds rather than a double hop's
 //!   tens. Panics come back as [`ComputeError::Panicked`]; dropping a future before its job
 //!   started skips the job.
-//! * The thread-local context ([`initialize_context`], [`get_pool`],
-//!   [`try_acquire_block_permit`]) that a runtime installs on its workers.
+//! * The thread-local context ([`initialize_context`], [`initialize_block_permits`],
+//!   [`clear_context`], [`has_compute_context`], [`get_pool`], [`try_acquire_block_permit`])
+//!   that a runtime installs on its workers.
 //! * The tier macros ([`compute_small!`], [`compute_medium!`], [`compute_large!`]): inline under
 //!   100 µs, `block_in_place` (bounded by permits) up to 1 ms, the pool beyond.
-//! * [`spawn_compute`]: the pool when the context has one, `spawn_blocking` otherwise.
+//! * [`spawn_compute`] / [`spawn_compute_on`]: the pool when there is one, `spawn_blocking`
+//!   otherwise.
+//!
+//! The pool is configured with [`ComputeConfig`], re-exported from `rt-config` so that a crate
+//! using `rt-compute` alone can build a pool without naming `rt-config`. Its ranges are
+//! `rt-config`'s, and so are the errors: [`ComputeError::InvalidConfig`] carries the
+//! `rt_config::ConfigError` of [`ComputeConfig::validate`] as its source.
 //!
 //! Feature `compute-validation` times every macro and warns about work in the wrong tier
 //! (see the `validation` module, present with the feature).
@@ -32,9 +39,11 @@
 //! # }).unwrap();
 //! ```
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod affinity;
-pub mod context;
+mod context;
+mod dispatch;
 mod error;
 mod job;
 mod macros;
@@ -42,7 +51,8 @@ mod metrics;
 mod pool;
 mod spawn;
 mod spin;
-mod tiers;
+mod tier;
+mod unwind;
 #[cfg(feature = "compute-validation")]
 pub mod validation;
 
@@ -50,11 +60,11 @@ pub use context::{
     clear_context, get_pool, has_compute_context, initialize_block_permits, initialize_context,
     try_acquire_block_permit,
 };
-pub use error::{panic_message, ComputeError};
+#[doc(hidden)]
+pub use dispatch::__private;
+pub use error::ComputeError;
 pub use metrics::{ComputeMetrics, SLOW_TASK_THRESHOLD};
 pub use pool::ComputePool;
-pub use rt_config::{ComputeConfig, DEFAULT_BRIDGE_SPIN_US, MAX_BRIDGE_SPIN_US, MIN_STACK_SIZE};
-pub use spawn::spawn_compute;
-#[doc(hidden)]
-pub use tiers::__private;
-pub use tiers::{Tier, MEDIUM_TIER_LIMIT, SMALL_TIER_LIMIT};
+pub use rt_config::ComputeConfig;
+pub use spawn::{spawn_compute, spawn_compute_on};
+pub use tier::{Tier, MEDIUM_TIER_LIMIT, SMALL_TIER_LIMIT};

@@ -10,6 +10,10 @@
 /// With the `compute-validation` feature the work is timed and a warning is logged when it
 /// took 100 µs or more (it belongs in [`compute_medium!`](crate::compute_medium)).
 ///
+/// # Panics
+///
+/// If the expression panics: the panic continues in the caller, as without the macro.
+///
 /// ```
 /// use rt_compute::{compute_small, ComputePool};
 ///
@@ -53,6 +57,20 @@ macro_rules! compute_small {
 /// 100 µs ([`compute_small!`](crate::compute_small)) or 1 ms or more
 /// ([`compute_large!`](crate::compute_large)).
 ///
+/// # Panics
+///
+/// If the expression panics, wherever it ran (inline, in `block_in_place` or on a pool
+/// thread): the panic is re-raised in the caller with its original payload, so
+/// `std::panic::catch_unwind` and a `JoinError`'s `into_panic` see what the expression passed
+/// to `panic!`. Also if the pool lost the job unrun (its threads went away), with
+/// [`ComputeError::Discarded`](crate::ComputeError::Discarded)'s message.
+///
+/// # Cancel safety
+///
+/// Dropping the enclosing future while the work waits on the pool skips the work if no pool
+/// thread has picked it up yet, as [`ComputePool::execute`](crate::ComputePool::execute) does;
+/// work that started (on the pool, or in place) runs to the end.
+///
 /// ```
 /// use rt_compute::{compute_medium, ComputePool};
 ///
@@ -92,6 +110,18 @@ macro_rules! compute_medium {
 ///
 /// With `compute-validation`, the work is timed and a warning is logged when it took under
 /// 1 ms ([`compute_medium!`](crate::compute_medium) would do).
+///
+/// # Panics
+///
+/// If the expression panics, on the pool or inline: the panic is re-raised in the caller with
+/// its original payload. Also if the pool lost the job unrun (its threads went away), with
+/// [`ComputeError::Discarded`](crate::ComputeError::Discarded)'s message.
+///
+/// # Cancel safety
+///
+/// Dropping the enclosing future before a pool thread picked the work up skips it, as
+/// [`ComputePool::execute`](crate::ComputePool::execute) does; work that started runs to the
+/// end and its value is dropped.
 ///
 /// ```
 /// use rt_compute::{compute_large, ComputePool};

@@ -1,20 +1,17 @@
 //! [`ComputePool`]: a Rayon thread pool with an async bridge.
 
 use std::fmt;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
+use rt_config::ComputeConfig;
 
-use crate::error::{panic_message, ComputeError};
+use crate::error::ComputeError;
 use crate::job::{self, JobHandle, Outcome};
 use crate::metrics::{ComputeMetrics, Counters};
 use crate::spin::SpinPolicy;
-use crate::ComputeConfig;
-use rt_config::{
-    MAX_BRIDGE_SPIN_US, MAX_STACK_SIZE, MAX_THREADS, MAX_THREAD_PREFIX_LEN, MIN_STACK_SIZE,
-};
+use crate::unwind::{halt_unwinding, panic_message, resume_unwinding};
 
 /// State shared by the pool handle and its in-flight jobs.
 #[derive(Debug)]
@@ -42,7 +39,7 @@ impl PoolShared {
         }
         self.counters.on_start();
         let started = Instant::now();
-        let outcome = match catch_unwind(AssertUnwindSafe(f)) {
+        let outcome = match halt_unwinding(f) {
             Ok(v) => Outcome::Value(v),
             Err(p) => Outcome::Panic(p),
         };
@@ -66,10 +63,6 @@ impl PoolShared {
 /// futures. Like every future they do nothing until polled: the job is submitted on the first
 /// poll. Then:
 ///
-/// * **Cancel safety.** Dropping the future before a pool thread has picked the job up cancels
-///   it: the job is skipped and its closure is dropped unrun (counted in
-///   [`ComputeMetrics::tasks_skipped`]). Once the job has started it runs to the end; dropping
-///   the future then only discards the result (dropped on the pool thread).
 /// * **Panics.** A panic inside the job is caught on the pool thread and returned as
 ///   [`ComputeError::Panicked`] with the panic message. The pool keeps all its threads. (The
 ///   process's panic hook still runs, so the message is also printed as usual.)
@@ -80,6 +73,14 @@ impl PoolShared {
 ///   keep running out (an oversubscribed machine).
 /// * **Ordering.** Jobs start roughly in submission order (Rayon's injector queue is FIFO), but
 ///   with several threads they run concurrently and may finish in any order.
+///
+/// # Cancel safety
+///
+/// Every async method is cancel-safe in the same way (each says so under its own heading):
+/// dropping its future before a pool thread has picked the job up cancels the job, which is
+/// skipped and its closure dropped unrun (counted in [`ComputeMetrics::tasks_skipped`]). Once
+/// the job has started it runs to the end; dropping the future then only discards the result
+/// (dropped on the pool thread).
 ///
 /// # Blocking
 ///
@@ -117,83 +118,6 @@ impl fmt::Debug for ComputePool {
     }
 }
 
-fn invalid(field: &'static str, reason: String) -> ComputeError {
-    ComputeError::InvalidConfig { field, reason }
-}
-
-/// Checks a config and returns (threads, stack size).
-fn validate(config: &ComputeConfig) -> Result<(usize, usize), ComputeError> {
-    if config.num_threads == Some(0) {
-        return Err(invalid(
-            "num_threads",
-            "is 0: use None for the default size (available cores / 2, clamped to [2, 16]); \
-             to run without a compute pool, disable the pool instead of building one with 0 threads"
-                .to_owned(),
-        ));
-    }
-    if let Some(n) = config.num_threads.filter(|&n| n > MAX_THREADS) {
-        return Err(invalid(
-            "num_threads",
-            format!("is {n}, above the maximum of {MAX_THREADS}; use None for the default size"),
-        ));
-    }
-    if let Some(s) = config.stack_size {
-        if s > MAX_STACK_SIZE {
-            return Err(invalid(
-                "stack_size",
-                format!("is {s} bytes, above the maximum of {MAX_STACK_SIZE} (1 GiB); use None for the default of 2 MiB"),
-            ));
-        }
-        if s < MIN_STACK_SIZE {
-            return Err(invalid(
-                "stack_size",
-                format!(
-                    "is {s} bytes, below the minimum of {MIN_STACK_SIZE} (128 KiB); \
-                     use None for the default of 2 MiB, or a larger value"
-                ),
-            ));
-        }
-    }
-    if config.thread_prefix.is_empty() {
-        return Err(invalid(
-            "thread_prefix",
-            "is empty: threads are named `{prefix}-{n}`; use a short name such as \"compute\""
-                .to_owned(),
-        ));
-    }
-    if config.thread_prefix.contains('\0') {
-        // The OS takes thread names as C strings: the standard library panics on a NUL byte.
-        return Err(invalid(
-            "thread_prefix",
-            format!(
-                "is {:?}, which contains a NUL byte; thread names cannot hold one, use a short \
-                 name such as \"compute\"",
-                config.thread_prefix
-            ),
-        ));
-    }
-    if config.thread_prefix.len() > MAX_THREAD_PREFIX_LEN {
-        return Err(invalid(
-            "thread_prefix",
-            format!(
-                "is {} bytes long, above the maximum of {MAX_THREAD_PREFIX_LEN}; use a shorter name",
-                config.thread_prefix.len()
-            ),
-        ));
-    }
-    if config.bridge_spin_us > MAX_BRIDGE_SPIN_US {
-        return Err(invalid(
-            "bridge_spin_us",
-            format!(
-                "is {}, above the maximum of {MAX_BRIDGE_SPIN_US} microseconds; \
-                 use 0 to never spin, or a value up to {MAX_BRIDGE_SPIN_US}",
-                config.bridge_spin_us
-            ),
-        ));
-    }
-    Ok((config.resolved_num_threads(), config.resolved_stack_size()))
-}
-
 impl ComputePool {
     /// Builds a pool from `config`: `resolved_num_threads()` threads named
     /// `{thread_prefix}-{n}` (n from 0), each with `resolved_stack_size()` bytes of stack,
@@ -202,11 +126,12 @@ impl ComputePool {
     ///
     /// # Errors
     ///
-    /// [`ComputeError::InvalidConfig`] naming the field when `num_threads` is `Some(0)` (use
-    /// `None`, or disable the pool) or above 1024, `stack_size` is below 128 KiB or above
-    /// 1 GiB, `thread_prefix` is empty, longer than 32 bytes or contains a NUL byte, or
-    /// `bridge_spin_us` is above 1000; [`ComputeError::ThreadStart`] when the OS refuses the
-    /// threads.
+    /// [`ComputeError::InvalidConfig`] when `config` fails [`ComputeConfig::validate`] (the
+    /// same rules, and the same [`ConfigError`](rt_config::ConfigError) as its `source`, as
+    /// every other entry point): `num_threads` outside 1 to 1024 (use `None` for the default
+    /// size, or disable the pool), `stack_size` outside 128 KiB to 1 GiB, `thread_prefix` not
+    /// 1 to 32 characters from `A-Z a-z 0-9 - _ .`, `bridge_spin_us` above 1000.
+    /// [`ComputeError::ThreadStart`] when the OS refuses the threads.
     ///
     /// ```
     /// use rt_compute::{ComputeConfig, ComputeError, ComputePool};
@@ -217,10 +142,16 @@ impl ComputePool {
     ///
     /// let bad = ComputeConfig { num_threads: Some(0), ..ComputeConfig::default() };
     /// let err = ComputePool::new(bad).unwrap_err();
-    /// assert!(matches!(err, ComputeError::InvalidConfig { field: "num_threads", .. }));
+    /// assert!(
+    ///     matches!(&err, ComputeError::InvalidConfig { source } if source.key() == Some("num_threads")),
+    ///     "{err}"
+    /// );
     /// ```
     pub fn new(config: ComputeConfig) -> Result<Self, ComputeError> {
-        let (threads, stack) = validate(&config)?;
+        config
+            .validate()
+            .map_err(|source| ComputeError::InvalidConfig { source })?;
+        let (threads, stack) = (config.resolved_num_threads(), config.resolved_stack_size());
         let prefix = config.thread_prefix.clone();
         let mut builder = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -301,10 +232,13 @@ impl ComputePool {
         let run_on = Arc::clone(&self.shared);
         shared.counters.on_submit();
         self.pool.spawn(move || run_on.run(kind, completer, f));
-        JobHandle::new(slot, shared, may_spin)
+        JobHandle::new(slot, &shared.spin, may_spin)
     }
 
-    /// Runs `f` on the pool and keeps a panic's payload (for the macros, which re-raise it).
+    /// Runs `f` on the pool and re-raises its panic in the caller (for the macros).
+    ///
+    /// Panics with `f`'s own payload if `f` panicked, and with [`ComputeError::Discarded`]'s
+    /// message if the job was lost unrun.
     pub(crate) async fn execute_unwind<F, R>(&self, f: F) -> R
     where
         F: FnOnce() -> R + Send + 'static,
@@ -312,7 +246,7 @@ impl ComputePool {
     {
         match self.submit(f).await {
             Outcome::Value(v) => v,
-            Outcome::Panic(p) => resume_unwind(p),
+            Outcome::Panic(p) => resume_unwinding(p),
             Outcome::Discarded => panic!("{}", ComputeError::Discarded),
         }
     }
@@ -322,6 +256,11 @@ impl ComputePool {
     /// One hop: the job goes straight into this pool's queue, and the result comes back through
     /// a one-shot slot. See the [type docs](Self#the-async-methods) for cancellation, panics
     /// and spinning.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before a pool thread picked the job up skips the job (its closure
+    /// is dropped unrun); once started, the job runs to the end and its result is dropped.
     ///
     /// # Errors
     ///
@@ -346,9 +285,7 @@ impl ComputePool {
     {
         match self.submit(f).await {
             Outcome::Value(v) => Ok(v),
-            Outcome::Panic(p) => Err(ComputeError::Panicked {
-                message: panic_message(&*p),
-            }),
+            Outcome::Panic(p) => Err(ComputeError::panicked(&p)),
             Outcome::Discarded => Err(ComputeError::Discarded),
         }
     }
@@ -358,6 +295,11 @@ impl ComputePool {
     ///
     /// The same bridge as [`execute`](Self::execute), with the same rules; the name follows
     /// [`rayon::ThreadPool::install`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before a pool thread picked the job up skips the job (its closure
+    /// is dropped unrun); once started, the job runs to the end and its result is dropped.
     ///
     /// # Errors
     ///
@@ -386,6 +328,12 @@ impl ComputePool {
     /// Spawned tasks run on this pool. Like `f` itself they must own what they use (move it
     /// in, share it through an `Arc`, send results over a channel): `f` is `'static`, so there
     /// is nothing of the caller's to borrow.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before a pool thread picked the job up skips `f` (no task is
+    /// spawned on the scope); once `f` has started, it and every task it spawns run to the end
+    /// and the result is dropped.
     ///
     /// # Errors
     ///
@@ -421,6 +369,11 @@ impl ComputePool {
 
     /// Runs `a` and `b` in parallel on the pool (`rayon::join`) and returns both results.
     ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before a pool thread picked the job up skips the job (its closure
+    /// is dropped unrun); once started, the job runs to the end and its result is dropped.
+    ///
     /// # Errors
     ///
     /// [`ComputeError::Panicked`] if either closure panicked (after both have finished).
@@ -444,6 +397,11 @@ impl ComputePool {
     }
 
     /// Applies `f` to every item in parallel on the pool; results keep the input order.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before a pool thread picked the job up skips the job (its closure
+    /// is dropped unrun); once started, the job runs to the end and its result is dropped.
     ///
     /// # Errors
     ///
@@ -472,6 +430,11 @@ impl ComputePool {
     ///
     /// Use it when per-item work is too small to schedule item by item, or when `f` has a
     /// per-call setup cost worth sharing across a batch.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before a pool thread picked the job up skips the job (its closure
+    /// is dropped unrun); once started, the job runs to the end and its result is dropped.
     ///
     /// # Errors
     ///
@@ -535,11 +498,9 @@ impl ComputePool {
         self.pool.install(|| {
             counters.on_start();
             let started = Instant::now();
-            let r = catch_unwind(AssertUnwindSafe(f));
+            let r = halt_unwinding(f);
             counters.on_finish(started.elapsed(), r.is_err());
-            r.map_err(|p| ComputeError::Panicked {
-                message: panic_message(&*p),
-            })
+            r.map_err(|p| ComputeError::panicked(&p))
         })
     }
 }

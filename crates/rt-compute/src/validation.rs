@@ -18,7 +18,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::Tier;
+use crate::tier::Tier;
 
 static CHECKED: AtomicU64 = AtomicU64::new(0);
 static SMALL_TOO_SLOW: AtomicU64 = AtomicU64::new(0);

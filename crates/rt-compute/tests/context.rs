@@ -4,29 +4,18 @@
 
 use std::sync::Arc;
 
+mod common;
+
+use common::{pool, thread_name};
 use rt_compute::{
     clear_context, compute_large, compute_medium, compute_small, get_pool, has_compute_context,
-    initialize_block_permits, initialize_context, spawn_compute, try_acquire_block_permit,
-    ComputeConfig, ComputeError, ComputePool,
+    initialize_block_permits, initialize_context, spawn_compute, spawn_compute_on,
+    try_acquire_block_permit, ComputeError, ComputePool,
 };
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 
 const WORKER: &str = "async-worker";
-
-fn pool() -> Arc<ComputePool> {
-    Arc::new(
-        ComputePool::new(ComputeConfig {
-            num_threads: Some(2),
-            ..ComputeConfig::default()
-        })
-        .unwrap(),
-    )
-}
-
-fn thread_name() -> String {
-    std::thread::current().name().unwrap_or("").to_owned()
-}
 
 fn boom(msg: &'static str) {
     std::panic::panic_any(msg)
@@ -304,6 +293,42 @@ fn spawn_compute_routes_to_the_pool_or_spawn_blocking() {
     let here = thread_name();
     let got = futures_lite_block_on(f);
     assert_eq!(got.unwrap(), here);
+}
+
+#[test]
+fn spawn_compute_on_uses_the_given_pool_else_the_given_runtimes_blocking_pool() {
+    let pool = pool();
+    // The polling runtime is not the target: the given handle's blocking pool is.
+    let target = Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("target")
+        .build()
+        .unwrap();
+    let handle = target.handle().clone();
+    let caller = Builder::new_current_thread().build().unwrap();
+    let (pooled, blocking, err) = caller.block_on(async {
+        (
+            spawn_compute_on(Some(&pool), &handle, thread_name).await,
+            spawn_compute_on(None, &handle, thread_name).await,
+            spawn_compute_on(None, &handle, || {
+                boom("blocking boom");
+                0u32
+            })
+            .await,
+        )
+    });
+    assert!(on_pool(&pooled.unwrap()));
+    assert_eq!(blocking.unwrap(), "target");
+    assert_eq!(
+        err.unwrap_err(),
+        ComputeError::Panicked {
+            message: "blocking boom".into()
+        }
+    );
+    // A runtime that shut down drops the job unrun: Discarded, not a hang.
+    drop(target);
+    let gone = caller.block_on(spawn_compute_on(None, &handle, || 1));
+    assert_eq!(gone.unwrap_err(), ComputeError::Discarded);
 }
 
 /// Minimal executor for a future that never waits (no runtime involved).

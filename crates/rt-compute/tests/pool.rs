@@ -7,79 +7,77 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::time::Duration;
 
 use rayon::prelude::*;
-use rt_compute::{ComputeConfig, ComputeError, ComputePool, MIN_STACK_SIZE};
+use rt_compute::{ComputeConfig, ComputeError, ComputePool};
+use rt_config::{MAX_THREAD_PREFIX_LEN, MIN_STACK_SIZE};
 
-fn pool(threads: usize) -> ComputePool {
-    ComputePool::new(ComputeConfig {
-        num_threads: Some(threads),
-        ..ComputeConfig::default()
-    })
-    .unwrap()
-}
+mod common;
 
-fn thread_name() -> String {
-    std::thread::current().name().unwrap_or("").to_owned()
-}
+use common::{pool_of as pool, thread_name};
 
-fn field_of(err: ComputeError) -> &'static str {
-    match err {
-        ComputeError::InvalidConfig { field, .. } => field,
+/// Builds a pool from `config`, expecting the refusal; returns the refused key and message.
+fn refused(config: ComputeConfig) -> (String, String) {
+    // The same verdict as rt-config's own check, carried as the source.
+    let direct = config.validate().unwrap_err();
+    match ComputePool::new(config).unwrap_err() {
+        ComputeError::InvalidConfig { source } => {
+            assert_eq!(source, direct);
+            let err = ComputeError::InvalidConfig { source };
+            let chained = std::error::Error::source(&err).map(ToString::to_string);
+            assert_eq!(chained, Some(direct.to_string()));
+            (direct.key().unwrap().to_owned(), err.to_string())
+        }
         other => panic!("expected InvalidConfig, got {other:?}"),
     }
 }
 
+fn with(f: impl FnOnce(&mut ComputeConfig)) -> ComputeConfig {
+    let mut config = ComputeConfig::default();
+    f(&mut config);
+    config
+}
+
 #[test]
-fn invalid_configs_name_the_field() {
-    let zero = ComputePool::new(ComputeConfig {
-        num_threads: Some(0),
-        ..ComputeConfig::default()
-    })
-    .unwrap_err();
-    let msg = zero.to_string();
-    assert!(msg.contains("num_threads") && msg.contains("None"), "{msg}");
-    assert!(msg.contains("disable"), "{msg}");
-    assert_eq!(field_of(zero), "num_threads");
+fn invalid_configs_are_refused_with_rt_configs_error() {
+    let (key, msg) = refused(with(|c| c.num_threads = Some(0)));
+    assert_eq!(key, "num_threads");
+    assert!(msg.contains("from 1 to 1024"), "{msg}");
 
-    let small = ComputePool::new(ComputeConfig {
-        stack_size: Some(MIN_STACK_SIZE - 1),
-        ..ComputeConfig::default()
-    })
-    .unwrap_err();
-    assert!(small.to_string().contains("128 KiB"), "{small}");
-    assert_eq!(field_of(small), "stack_size");
+    let (key, msg) = refused(with(|c| c.stack_size = Some(MIN_STACK_SIZE - 1)));
+    assert_eq!(key, "stack_size");
+    assert!(msg.contains("128 KiB"), "{msg}");
 
-    let prefix = ComputePool::new(ComputeConfig {
-        thread_prefix: String::new(),
-        ..ComputeConfig::default()
-    })
-    .unwrap_err();
-    assert_eq!(field_of(prefix), "thread_prefix");
+    let (key, _) = refused(with(|c| c.bridge_spin_us = 1001));
+    assert_eq!(key, "bridge_spin_us");
 
-    // Thread names are C strings: a NUL byte is an error value, not a panic in the OS layer.
-    let nul = ComputePool::new(ComputeConfig {
-        thread_prefix: "compute\0x".to_owned(),
-        ..ComputeConfig::default()
-    })
-    .unwrap_err();
-    assert!(nul.to_string().contains("NUL"), "{nul}");
-    assert_eq!(field_of(nul), "thread_prefix");
+    // Thread-name prefixes follow rt-config's rule: 1 to 32 of A-Z a-z 0-9 - _ .
+    // Stricter than the pool's own old check, which took any non-empty string without NUL of
+    // up to 32 bytes: spaces, slashes and non-ASCII letters are now refused too.
+    let too_long = "p".repeat(MAX_THREAD_PREFIX_LEN + 1);
+    for prefix in [
+        "",
+        "compute\0x",
+        "cpu pool",
+        "a/b",
+        "r\u{e9}seau",
+        too_long.as_str(),
+    ] {
+        let (key, msg) = refused(with(|c| c.thread_prefix = prefix.to_owned()));
+        assert_eq!(key, "thread_prefix", "{prefix:?}");
+        assert!(msg.contains("A-Z, a-z, 0-9"), "{msg}");
+    }
 
-    let spin = ComputePool::new(ComputeConfig {
-        bridge_spin_us: 1001,
-        ..ComputeConfig::default()
-    })
-    .unwrap_err();
-    assert_eq!(field_of(spin), "bridge_spin_us");
-
-    // The smallest valid values are accepted.
+    // The edges of every range are accepted.
     let ok = ComputePool::new(ComputeConfig {
         num_threads: Some(1),
         stack_size: Some(MIN_STACK_SIZE),
+        thread_prefix: "p".repeat(MAX_THREAD_PREFIX_LEN),
         bridge_spin_us: 1000,
         ..ComputeConfig::default()
     })
     .unwrap();
     assert_eq!(ok.num_threads(), 1);
+    let ok = ComputePool::new(with(|c| c.thread_prefix = "cpu-pool_v2.0".to_owned())).unwrap();
+    assert_eq!(ok.config().thread_prefix, "cpu-pool_v2.0");
 }
 
 #[test]

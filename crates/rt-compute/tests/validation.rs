@@ -5,8 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod common;
+
+use common::pool;
 use rt_compute::validation::{self, stats, ValidationStats};
-use rt_compute::{compute_large, compute_medium, compute_small, ComputeConfig, ComputePool, Tier};
+use rt_compute::{compute_large, compute_medium, compute_small, Tier};
 
 /// The counters are process-wide: tests that read differences take turns.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -21,16 +24,6 @@ fn delta(before: ValidationStats) -> ValidationStats {
     d.large_too_fast = a.large_too_fast - before.large_too_fast;
     d.inline_fallbacks = a.inline_fallbacks - before.inline_fallbacks;
     d
-}
-
-fn pool() -> Arc<ComputePool> {
-    Arc::new(
-        ComputePool::new(ComputeConfig {
-            num_threads: Some(2),
-            ..ComputeConfig::default()
-        })
-        .unwrap(),
-    )
 }
 
 #[test]

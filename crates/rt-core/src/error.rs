@@ -120,4 +120,5 @@ pub enum RuntimeError {
     },
 }
 
-pub(crate) use rt_compute::panic_message;
+// Imported from here by endpoint.rs and worker.rs; the helper itself is private to unwind.rs.
+pub(crate) use crate::unwind::panic_message;

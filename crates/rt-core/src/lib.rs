@@ -121,6 +121,7 @@ mod outcome;
 pub mod registry;
 mod runtime;
 mod slot;
+mod unwind;
 mod worker;
 
 /// Configuration: [`RuntimeConfig`] and its loader (the `rt-config`

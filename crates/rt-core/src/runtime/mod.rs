@@ -422,32 +422,29 @@ impl Runtime {
 
     /// Runs the CPU-bound `f` off the async workers and returns its result: on the compute
     /// pool, or, when the runtime has none, on the primary runtime's blocking pool
-    /// (`spawn_blocking`; logged once per runtime).
+    /// (`spawn_blocking`; logged once per runtime). The routing is
+    /// [`spawn_compute_on`](rt_compute::spawn_compute_on)'s.
     ///
-    /// Cancel-safety: dropping the future before the job started means it does not run on the
-    /// pool; a job already running finishes and its result is dropped. On the blocking-pool
-    /// fallback a job runs to completion even if the future is dropped.
+    /// # Cancel safety
+    ///
+    /// Dropping the future before the job started means it does not run on the pool; a job
+    /// already running finishes and its result is dropped. On the blocking-pool fallback a job
+    /// runs to completion even if the future is dropped.
     ///
     /// # Errors
     ///
-    /// [`RuntimeError::Compute`] when `f` panicked (the pool keeps working) or the pool went
-    /// away before the job ran.
+    /// [`RuntimeError::Compute`] when `f` panicked (the pool keeps working) or the job was lost
+    /// unrun (the pool's threads, or the primary runtime, went away).
     pub async fn compute<F, R>(&self, f: F) -> Result<R, RuntimeError>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        if let Some(pool) = &self.inner.compute_pool {
-            return Ok(pool.execute(f).await?);
-        }
-        if !self.inner.fallback_logged.swap(true, Ordering::Relaxed) {
+        let pool = self.inner.compute_pool.as_deref();
+        if pool.is_none() && !self.inner.fallback_logged.swap(true, Ordering::Relaxed) {
             tracing::info!(runtime = %self.inner.id, "no compute pool: CPU work routed through the runtime runs on tokio's blocking pool (spawn_blocking)");
         }
-        self.inner
-            .primary
-            .spawn_blocking(f)
-            .await
-            .map_err(|e| RuntimeError::Compute(join_error_to_compute(e)))
+        Ok(rt_compute::spawn_compute_on(pool, &self.inner.primary, f).await?)
     }
 
     /// Starts building an endpoint named `name` (see [`EndpointBuilder`]).
@@ -473,6 +470,11 @@ impl Runtime {
     ///
     /// The context holds a reference to the pool: on a wrapped runtime, the pool lives as long
     /// as the wrapped runtime's threads do.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops waiting; workers already reached keep the context (installing
+    /// it again is harmless), and the tasks holding workers give up at their own 10 s bound.
     ///
     /// # Errors
     ///
@@ -517,16 +519,6 @@ impl Runtime {
     /// background.
     pub async fn shutdown_and_wait(&self, timeout: Option<Duration>) -> ShutdownReport {
         self.inner.coordinator.shutdown_and_wait(timeout).await
-    }
-}
-
-fn join_error_to_compute(e: tokio::task::JoinError) -> rt_compute::ComputeError {
-    if e.is_panic() {
-        rt_compute::ComputeError::Panicked {
-            message: crate::error::panic_message(e.into_panic().as_ref()),
-        }
-    } else {
-        rt_compute::ComputeError::Discarded
     }
 }
 

@@ -1,58 +1,10 @@
-//! The three compute tiers and the functions behind the `compute_*!` macros.
+//! Where the `compute_*!` macros run their work: the functions behind them.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Duration;
 
-use crate::ComputePool;
-
-/// Work expected to take less than this belongs in [`Tier::Small`] (run inline).
-pub const SMALL_TIER_LIMIT: Duration = Duration::from_micros(100);
-/// Work expected to take less than this (and at least [`SMALL_TIER_LIMIT`]) belongs in
-/// [`Tier::Medium`]; anything longer in [`Tier::Large`].
-pub const MEDIUM_TIER_LIMIT: Duration = Duration::from_millis(1);
-
-/// How much CPU a piece of work takes, which decides where the `compute_*!` macros run it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Tier {
-    /// Under 100 µs: inline on the calling task (`compute_small!`); offloading would cost more
-    /// than the work.
-    Small,
-    /// 100 µs to 1 ms: `block_in_place` on the current worker when a permit is free, else the
-    /// pool (`compute_medium!`).
-    Medium,
-    /// Over 1 ms: the compute pool (`compute_large!`).
-    Large,
-}
-
-impl Tier {
-    /// The tier that work of this measured duration belongs in.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use rt_compute::Tier;
-    /// assert_eq!(Tier::for_duration(Duration::from_micros(20)), Tier::Small);
-    /// assert_eq!(Tier::for_duration(Duration::from_micros(300)), Tier::Medium);
-    /// assert_eq!(Tier::for_duration(Duration::from_millis(5)), Tier::Large);
-    /// ```
-    pub fn for_duration(elapsed: Duration) -> Tier {
-        if elapsed < SMALL_TIER_LIMIT {
-            Tier::Small
-        } else if elapsed < MEDIUM_TIER_LIMIT {
-            Tier::Medium
-        } else {
-            Tier::Large
-        }
-    }
-
-    /// The macro of this tier, for messages.
-    pub fn macro_name(self) -> &'static str {
-        match self {
-            Tier::Small => "compute_small!",
-            Tier::Medium => "compute_medium!",
-            Tier::Large => "compute_large!",
-        }
-    }
-}
+use crate::context::{get_pool, try_acquire_block_permit};
+use crate::pool::ComputePool;
+use crate::tier::Tier;
 
 /// Runs `f` in place, timing it against `tier` when `compute-validation` is on.
 #[inline]
@@ -108,7 +60,7 @@ where
     if !block_in_place_allowed() {
         return Err(f);
     }
-    let Some(permit) = crate::context::try_acquire_block_permit() else {
+    let Some(permit) = try_acquire_block_permit() else {
         return Err(f);
     };
     let r = tokio::task::block_in_place(|| run(Tier::Medium, f));
@@ -116,12 +68,45 @@ where
     Ok(r)
 }
 
+/// Runs `f` on `pool`, re-raising its panic here.
+async fn on_pool<F, R>(pool: &ComputePool, tier: Tier, f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    pool.execute_unwind(move || run(tier, f)).await
+}
+
+/// The thread's context pool, else inline with a warning.
+async fn on_context_pool<F, R>(tier: Tier, f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match get_pool() {
+        Some(pool) => on_pool(&pool, tier, f).await,
+        None => {
+            warn_inline(tier);
+            run(tier, f)
+        }
+    }
+}
+
 /// Implementation details of the macros; not a stable API.
+///
+/// # Panics
+///
+/// Each function re-raises a panic of `f` with its original payload, and panics with
+/// [`ComputeError::Discarded`](crate::ComputeError::Discarded)'s message if the pool lost the
+/// job unrun.
+///
+/// # Cancel safety
+///
+/// As [`ComputePool::execute`]: a job not yet started on the pool is skipped when the future
+/// is dropped.
 #[doc(hidden)]
 pub mod __private {
     use super::*;
-
-    pub use std::sync::Arc;
 
     /// `compute_small!`: inline.
     #[inline]
@@ -138,16 +123,9 @@ pub mod __private {
         if on_rayon_thread() {
             return run(Tier::Medium, f);
         }
-        let f = match try_block_in_place(f) {
-            Ok(r) => return r,
-            Err(f) => f,
-        };
-        match crate::context::get_pool() {
-            Some(pool) => pool.execute_unwind(move || run(Tier::Medium, f)).await,
-            None => {
-                warn_inline(Tier::Medium);
-                run(Tier::Medium, f)
-            }
+        match try_block_in_place(f) {
+            Ok(r) => r,
+            Err(f) => on_context_pool(Tier::Medium, f).await,
         }
     }
 
@@ -162,7 +140,7 @@ pub mod __private {
         }
         match try_block_in_place(f) {
             Ok(r) => r,
-            Err(f) => pool.execute_unwind(move || run(Tier::Medium, f)).await,
+            Err(f) => on_pool(pool, Tier::Medium, f).await,
         }
     }
 
@@ -175,13 +153,7 @@ pub mod __private {
         if on_rayon_thread() {
             return run(Tier::Large, f);
         }
-        match crate::context::get_pool() {
-            Some(pool) => pool.execute_unwind(move || run(Tier::Large, f)).await,
-            None => {
-                warn_inline(Tier::Large);
-                run(Tier::Large, f)
-            }
-        }
+        on_context_pool(Tier::Large, f).await
     }
 
     /// `compute_large!(pool, expr)`.
@@ -193,6 +165,6 @@ pub mod __private {
         if on_rayon_thread() {
             return run(Tier::Large, f);
         }
-        pool.execute_unwind(move || run(Tier::Large, f)).await
+        on_pool(pool, Tier::Large, f).await
     }
 }
