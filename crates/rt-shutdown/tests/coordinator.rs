@@ -32,13 +32,13 @@ fn cancelled_at(token: CancellationToken, start: Instant) -> oneshot::Receiver<D
 }
 
 #[tokio::test(start_paused = true)]
-async fn held_guard_keeps_main_token_until_the_deadline_and_is_named() {
+async fn held_guard_keeps_primary_token_until_the_deadline_and_is_named() {
     let c = coordinator(30, 5);
     let start = Instant::now();
     let guard = c.tracker().register_task("held-request").unwrap();
     let endpoint_at = cancelled_at(c.endpoint_token(), start);
     let child_at = cancelled_at(c.child_token(), start);
-    let main_at = cancelled_at(c.main_token(), start);
+    let main_at = cancelled_at(c.primary_token(), start);
     let mut phases = c.subscribe();
     assert_eq!(*phases.borrow_and_update(), ShutdownPhase::Running);
 
@@ -46,7 +46,7 @@ async fn held_guard_keeps_main_token_until_the_deadline_and_is_named() {
     // Phase 1 is done when shutdown() returns; the main token is untouched.
     assert!(c.is_shutdown_started());
     assert!(c.endpoint_token().is_cancelled());
-    assert!(!c.main_token().is_cancelled());
+    assert!(!c.primary_token().is_cancelled());
     assert_eq!(*phases.borrow_and_update(), ShutdownPhase::Draining);
     assert!(c.tracker().register_task("new-request").is_err());
 
@@ -75,7 +75,7 @@ async fn held_guard_keeps_main_token_until_the_deadline_and_is_named() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn main_token_is_cancelled_when_the_last_guard_goes() {
+async fn primary_token_is_cancelled_when_the_last_guard_goes() {
     let c = coordinator(30, 5);
     let start = Instant::now();
     let guard = c.tracker().register_task("request").unwrap();
@@ -85,7 +85,7 @@ async fn main_token_is_cancelled_when_the_last_guard_goes() {
         tokio::time::sleep(secs(10)).await;
         drop(guard);
     });
-    let main_at = cancelled_at(c.main_token(), start);
+    let main_at = cancelled_at(c.primary_token(), start);
     let report = c.shutdown_and_wait(Some(secs(60))).await;
     assert_eq!(main_at.await.unwrap(), secs(10));
     assert!(report.is_clean(), "{report}");
@@ -112,7 +112,7 @@ async fn caller_deadline_bounds_both_phases_and_phase_3_still_runs() {
     assert!(report.deadline_hit);
     assert_eq!(report.drain_bound, secs(20));
     // Nothing was left for phase 3: it still ran, each task polled once.
-    assert!(c.main_token().is_cancelled());
+    assert!(c.primary_token().is_cancelled());
     assert_eq!(report.teardown_bound, Duration::ZERO);
     assert_eq!(ran.load(Ordering::SeqCst), 1);
     assert_eq!(report.teardown_completed, ["quick"]);
@@ -222,7 +222,7 @@ async fn phases_are_observable_in_order() {
     drop(guard);
     rx.changed().await.unwrap();
     assert_eq!(*rx.borrow_and_update(), ShutdownPhase::Stopping);
-    assert!(c.main_token().is_cancelled());
+    assert!(c.primary_token().is_cancelled());
     assert!(c.report().is_none());
     stop_tx.send(()).unwrap();
     rx.changed().await.unwrap();

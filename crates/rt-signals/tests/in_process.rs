@@ -205,13 +205,13 @@ async fn the_coordinator_target_starts_phase_one_and_leaves_the_main_token() {
     assert_eq!(coordinator.phase(), ShutdownPhase::Draining);
     assert!(coordinator.endpoint_token().is_cancelled(), "phase 1 ran");
     assert!(
-        !coordinator.main_token().is_cancelled(),
+        !coordinator.primary_token().is_cancelled(),
         "the signal must not tear transports down while work drains"
     );
 
     // The drain ends when the work does, and only then is the main token cancelled.
     drop(request);
-    within("the main token", coordinator.main_token().cancelled()).await;
+    within("the main token", coordinator.primary_token().cancelled()).await;
 }
 
 /// A receiver woken by the first signal (here: told through a callback, which may wake other
