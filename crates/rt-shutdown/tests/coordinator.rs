@@ -179,6 +179,78 @@ async fn a_later_caller_deadline_tightens_a_running_shutdown() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn one_absolute_deadline_bounds_phases_2_and_3() {
+    // A worker computes its instant once (say when its signal arrived), does 6 s of its own
+    // work, then hands the instant down: 20 s from the signal, not 20 s from this call.
+    let c = coordinator(900, 10);
+    let signal = Instant::now();
+    let deadline = signal + secs(20);
+    let guard = c.tracker().register_task("request").unwrap();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(16)).await;
+        drop(guard);
+    });
+    c.add_teardown("hang", std::future::pending::<()>);
+    c.shutdown();
+    tokio::time::sleep(secs(6)).await;
+    let report = c.shutdown_and_wait_until(deadline).await;
+    assert_eq!(Instant::now(), deadline);
+    assert!(!report.deadline_hit, "{report}");
+    assert_eq!(report.drain, secs(16));
+    assert_eq!(report.drain_bound, secs(20));
+    assert_eq!(report.teardown_bound, secs(4));
+    assert_eq!(report.teardown_timed_out, ["hang"]);
+    assert_eq!(report.total, secs(20));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_earliest_of_instant_and_duration_deadlines_wins() {
+    // An instant 8 s away, then a duration of 30 s: 8 s.
+    let c = coordinator(900, 10);
+    let _stuck = c.tracker().register_task("stuck").unwrap();
+    let start = Instant::now();
+    let by_instant = {
+        let c = c.clone();
+        tokio::spawn(async move { c.shutdown_and_wait_until(start + secs(8)).await })
+    };
+    tokio::task::yield_now().await;
+    let by_duration = c.shutdown_and_wait(Some(secs(30))).await;
+    assert_eq!(start.elapsed(), secs(8));
+    assert_eq!(by_duration.drain, secs(8));
+    assert_eq!(by_instant.await.unwrap(), by_duration);
+
+    // A duration of 5 s, then an instant 40 s away: 5 s.
+    let c = coordinator(900, 10);
+    let _stuck = c.tracker().register_task("stuck").unwrap();
+    let start = Instant::now();
+    let by_duration = {
+        let c = c.clone();
+        tokio::spawn(async move { c.shutdown_and_wait(Some(secs(5))).await })
+    };
+    tokio::task::yield_now().await;
+    let by_instant = c.shutdown_and_wait_until(start + secs(40)).await;
+    assert_eq!(by_instant.drain, secs(5));
+    assert_eq!(by_duration.await.unwrap(), by_instant);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_already_past_leaves_one_poll_of_each_teardown() {
+    let c = coordinator(900, 10);
+    let _stuck = c.tracker().register_task("stuck").unwrap();
+    c.add_teardown("quick", || async {});
+    c.add_teardown("hang", std::future::pending::<()>);
+    let past = Instant::now();
+    tokio::time::sleep(secs(1)).await;
+    let report = c.shutdown_and_wait_until(past).await;
+    assert!(report.deadline_hit);
+    assert_eq!(report.drain_bound, Duration::ZERO);
+    assert_eq!(report.teardown_bound, Duration::ZERO);
+    assert_eq!(report.teardown_completed, ["quick"]);
+    assert_eq!(report.teardown_timed_out, ["hang"]);
+    assert!(c.primary_token().is_cancelled());
+}
+
+#[tokio::test(start_paused = true)]
 async fn panicking_request_and_teardown_do_not_stop_the_shutdown() {
     let c = coordinator(30, 5);
     let guard = c.tracker().register_task("doomed").unwrap();
