@@ -29,6 +29,10 @@ pub const UNNAMED_ENDPOINT: &str = "<endpoint>";
 /// Names are classes ("http-request", "kv-transfer"), not per-request identifiers: the tracker
 /// keeps one small entry per distinct name for its lifetime.
 ///
+/// The count, the close and the wake-ups are the drain counter that [`InFlight`](crate::InFlight)
+/// is made of (one implementation, checked under loom); the tracker adds the names. Where the
+/// names are not needed, an [`InFlight`](crate::InFlight) is the plainer choice.
+///
 /// # Cost
 ///
 /// A [`TaskClass::register`] plus the guard's drop is four uncontended atomic operations, the
@@ -123,7 +127,8 @@ impl GracefulShutdownTracker {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropping the future loses nothing, and a new call waits afresh.
+    /// This method is cancel safe: it changes nothing but a sticky "someone waits" flag, so
+    /// dropping the future loses nothing, and a new call waits afresh.
     pub async fn wait_for_completion(&self) {
         self.shared.counter.wait_zero().await;
     }

@@ -38,10 +38,17 @@ fn close_refuses_new_work_and_keeps_admitted_work() {
     assert!(!in_flight.is_closed());
 
     assert!(clone.close(), "the first close closes");
-    assert!(!in_flight.close(), "a second close reports that it was already closed");
+    assert!(
+        !in_flight.close(),
+        "a second close reports that it was already closed"
+    );
     assert!(in_flight.is_closed());
     assert!(in_flight.try_enter().is_none());
-    assert_eq!(in_flight.count(), 2, "a refused entry leaves the count as it was");
+    assert_eq!(
+        in_flight.count(),
+        2,
+        "a refused entry leaves the count as it was"
+    );
     drop(a);
     assert_eq!(clone.count(), 1);
     drop(b);

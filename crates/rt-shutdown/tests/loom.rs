@@ -125,7 +125,10 @@ fn in_flight_try_enter_racing_close() {
         loom::future::block_on(in_flight.drained());
         let done_when_drained = work_done.load(Ordering::SeqCst);
         let admitted = t.join().unwrap();
-        assert!(!admitted || done_when_drained, "drained() returned under a live guard");
+        assert!(
+            !admitted || done_when_drained,
+            "drained() returned under a live guard"
+        );
         assert_eq!(in_flight.count(), 0);
     });
 }
