@@ -14,6 +14,7 @@
 //! See `docs/shutdown.md` for the phases, the deadline arithmetic and how to size the timeouts
 //! against Kubernetes' `terminationGracePeriodSeconds`.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod class;
 mod coordinator;
