@@ -19,6 +19,10 @@ fn guards_are_send_sync_static_and_debug() {
     fn check<T: Send + Sync + 'static + std::fmt::Debug>() {}
     check::<InFlightGuard>();
     check::<InFlight>();
+    // A server spawns the wait: its future must be `Send`.
+    fn send<T: Send>(_: &T) {}
+    let in_flight = InFlight::new();
+    send(&in_flight.drained());
     let in_flight = InFlight::default();
     let guard = in_flight.try_enter().unwrap();
     assert_eq!(
