@@ -21,7 +21,7 @@ const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 struct Inner {
     options: ShutdownOptions,
-    main: CancellationToken,
+    primary: CancellationToken,
     endpoint: CancellationToken,
     tracker: Arc<GracefulShutdownTracker>,
     phase: watch::Sender<ShutdownPhase>,
@@ -29,7 +29,8 @@ struct Inner {
     deadline: watch::Sender<Option<Instant>>,
     /// `None` once phase 3 has taken the list.
     teardowns: Mutex<Option<Vec<(String, TeardownFn)>>>,
-    report: watch::Sender<Option<ShutdownReport>>,
+    /// Set once, at the end of phase 3, before the phase becomes `Stopped`.
+    report: OnceLock<ShutdownReport>,
     started: AtomicBool,
     /// Whether some task or thread has taken on driving phases 2 and 3.
     driver_claimed: AtomicBool,
@@ -42,21 +43,26 @@ struct Inner {
 
 /// Runs the three-phase graceful shutdown: stop accepting, drain, tear down.
 ///
-/// * **Phase 1** (in [`shutdown`](Self::shutdown) itself): the phase becomes
-///   [`Draining`](ShutdownPhase::Draining), the tracker is [closed](GracefulShutdownTracker::close)
-///   to new top-level registrations, and the endpoint token is cancelled (endpoints stop
-///   accepting; the main token stays live, so connections to backends keep working).
+/// * **Phase 1** (in [`shutdown`](Self::shutdown) itself): the tracker is
+///   [closed](GracefulShutdownTracker::close) to new top-level registrations and the endpoint
+///   token is cancelled (endpoints stop accepting; the primary token stays live, so connections
+///   to backends keep working); then the phase becomes [`Draining`](ShutdownPhase::Draining).
 /// * **Phase 2**: wait for the tracker's count to reach zero, bounded by
 ///   min([`graceful_timeout`](ShutdownOptions::graceful_timeout), what is left of the earliest
 ///   caller deadline). The names still active are logged every
 ///   [`progress_interval`](ShutdownOptions::progress_interval); if the bound cuts the phase
 ///   short, the count and names go into the report.
-/// * **Phase 3** (always runs, also after a deadline hit): the phase becomes
-///   [`Stopping`](ShutdownPhase::Stopping), the main token is cancelled, and the teardown tasks
-///   from [`add_teardown`](Self::add_teardown) run concurrently, bounded by
+/// * **Phase 3** (always runs, also after a deadline hit): the primary token is cancelled, the
+///   phase becomes [`Stopping`](ShutdownPhase::Stopping), and the teardown tasks from
+///   [`add_teardown`](Self::add_teardown) run concurrently, bounded by
 ///   min([`teardown_timeout`](ShutdownOptions::teardown_timeout), what is left of the deadline);
-///   each is polled at least once even when nothing is left. Then the phase becomes
-///   [`Stopped`](ShutdownPhase::Stopped) and the [`ShutdownReport`] is published.
+///   each is polled at least once even when nothing is left. Then the [`ShutdownReport`] is
+///   stored and the phase becomes [`Stopped`](ShutdownPhase::Stopped).
+///
+/// A phase is published only after its effects: whoever sees a phase on
+/// [`phase`](Self::phase) or [`subscribe`](Self::subscribe), from any thread, also sees what it
+/// promises (the tracker closed and the endpoint token cancelled from `Draining` on, the primary
+/// token cancelled from `Stopping` on, the report available at `Stopped`).
 ///
 /// The phases run once per coordinator, however many callers ask for them.
 ///
@@ -95,7 +101,7 @@ struct Inner {
 /// assert!(report.is_clean());
 /// assert_eq!(report.drain, Duration::from_secs(2));
 /// assert_eq!(coordinator.phase(), ShutdownPhase::Stopped);
-/// assert!(coordinator.main_token().is_cancelled());
+/// assert!(coordinator.primary_token().is_cancelled());
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -106,18 +112,18 @@ pub struct ShutdownCoordinator {
 impl ShutdownCoordinator {
     /// A coordinator in phase [`Running`](ShutdownPhase::Running) with fresh tokens and tracker.
     pub fn new(options: ShutdownOptions) -> Self {
-        let main = CancellationToken::new();
-        let endpoint = main.child_token();
+        let primary = CancellationToken::new();
+        let endpoint = primary.child_token();
         Self {
             inner: Arc::new(Inner {
                 options,
-                main,
+                primary,
                 endpoint,
                 tracker: Arc::new(GracefulShutdownTracker::new()),
                 phase: watch::Sender::new(ShutdownPhase::Running),
                 deadline: watch::Sender::new(None),
                 teardowns: Mutex::new(Some(Vec::new())),
-                report: watch::Sender::new(None),
+                report: OnceLock::new(),
                 started: AtomicBool::new(false),
                 driver_claimed: AtomicBool::new(false),
                 driver_lost: tokio::sync::Notify::new(),
@@ -131,14 +137,15 @@ impl ShutdownCoordinator {
         &self.inner.options
     }
 
-    /// The main token: cancelled at the start of phase 3 (global termination; disconnect
-    /// backends). Cancelling it by hand also cancels the endpoint token and its children, but
-    /// does not run the phases: call [`shutdown`](Self::shutdown) for that.
-    pub fn main_token(&self) -> CancellationToken {
-        self.inner.main.clone()
+    /// The primary token (the spec's "main token"): cancelled at the start of phase 3 (global
+    /// termination; disconnect backends). Cancelling it by hand also cancels the endpoint token
+    /// and its children, but does not run the phases: call [`shutdown`](Self::shutdown) for
+    /// that.
+    pub fn primary_token(&self) -> CancellationToken {
+        self.inner.primary.clone()
     }
 
-    /// The endpoint-shutdown token, a child of the main token: cancelled in phase 1 (stop
+    /// The endpoint-shutdown token, a child of the primary token: cancelled in phase 1 (stop
     /// accepting new requests).
     pub fn endpoint_token(&self) -> CancellationToken {
         self.inner.endpoint.clone()
@@ -154,24 +161,29 @@ impl ShutdownCoordinator {
         Arc::clone(&self.inner.tracker)
     }
 
-    /// The current phase.
+    /// The current phase. Its effects have already happened (see the phase list above): a
+    /// caller that reads [`Draining`](ShutdownPhase::Draining) finds the endpoint token
+    /// cancelled, one that reads [`Stopped`](ShutdownPhase::Stopped) finds the
+    /// [`report`](Self::report).
     pub fn phase(&self) -> ShutdownPhase {
         *self.inner.phase.borrow()
     }
 
     /// A receiver that sees every phase change (a health endpoint reports "not ready" from
     /// [`Draining`](ShutdownPhase::Draining) on). Like any `watch`, a slow reader may skip an
-    /// intermediate phase but always sees the latest one.
+    /// intermediate phase but always sees the latest one; each phase is sent only after its
+    /// effects, as for [`phase`](Self::phase).
     pub fn subscribe(&self) -> watch::Receiver<ShutdownPhase> {
         self.inner.phase.subscribe()
     }
 
-    /// The report, once the phases have ended.
+    /// The report, once the phases have ended (`Some` from the moment the phase is
+    /// [`Stopped`](ShutdownPhase::Stopped), and only then).
     pub fn report(&self) -> Option<ShutdownReport> {
-        self.inner.report.borrow().clone()
+        self.inner.report.get().cloned()
     }
 
-    /// Registers a task to run in phase 3, after the main token is cancelled (closing
+    /// Registers a task to run in phase 3, after the primary token is cancelled (closing
     /// connections to backends, flushing). `task` is called once, at the start of phase 3; its
     /// future is polled on the task that drives the phases, so it must not block the thread.
     ///
@@ -218,18 +230,21 @@ impl ShutdownCoordinator {
 
     /// Starts the shutdown and returns at once. Idempotent; callable from sync and async code.
     ///
-    /// The first call runs phase 1 before it returns (the endpoint token is cancelled and the
-    /// tracker closed) and starts a task that drives phases 2 and 3 (see "Where phases 2 and 3
-    /// run" above). Later calls, concurrent ones included, do nothing.
+    /// The first call runs phase 1 before it returns (the tracker is closed, the endpoint token
+    /// cancelled, then the phase set to [`Draining`](ShutdownPhase::Draining)) and starts a
+    /// task that drives phases 2 and 3 (see "Where phases 2 and 3 run" above). Later calls,
+    /// concurrent ones included, do nothing: one of them may return while the first is still
+    /// in phase 1.
     pub fn shutdown(&self) {
         if self.inner.started.swap(true, Ordering::AcqRel) {
             return;
         }
         let t0 = Instant::now();
         let inner = &self.inner;
-        inner.phase.send_replace(ShutdownPhase::Draining);
         inner.tracker.close();
         inner.endpoint.cancel();
+        // Published after its effects: a reader that sees `Draining` sees both.
+        inner.phase.send_replace(ShutdownPhase::Draining);
         let _ = inner.phase1.set(t0.elapsed());
         let count = inner.tracker.get_count();
         tracing::info!(
@@ -250,27 +265,70 @@ impl ShutdownCoordinator {
     ///
     /// `deadline` (measured from this call) bounds the rest of the shutdown: phase 2 takes at
     /// most min(graceful timeout, what is left of it) and phase 3 min(teardown timeout, what is
-    /// left). When several callers give deadlines, the earliest wins, also for a shutdown that
-    /// is already running. `None` leaves only the configured timeouts.
+    /// left). `None` leaves only the configured timeouts. The same as
+    /// [`shutdown_and_wait_until`](Self::shutdown_and_wait_until) with `Instant::now() +
+    /// deadline`: when several callers give deadlines, the earliest wins.
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: the phases run on their own task, so dropping this future only stops the
-    /// waiting (the deadline it gave still applies).
+    /// This method is cancel safe: the phases run on their own task, so dropping this future
+    /// only stops the waiting (the deadline it gave still applies).
     pub async fn shutdown_and_wait(&self, deadline: Option<Duration>) -> ShutdownReport {
-        if let Some(d) = deadline {
-            let at = Instant::now().checked_add(d.min(FAR));
-            if let Some(at) = at {
-                self.inner.deadline.send_if_modified(|cur| match cur {
-                    Some(c) if *c <= at => false,
-                    _ => {
-                        *cur = Some(at);
-                        true
-                    }
-                });
-            }
+        // A deadline too far away to represent is no deadline.
+        let at = deadline.and_then(|d| Instant::now().checked_add(d.min(FAR)));
+        self.join(at).await
+    }
+
+    /// Starts the shutdown if needed, and waits for phase 3 to end, all of it by `deadline`.
+    ///
+    /// `deadline` is one absolute instant (computed once by the caller, e.g. a worker's budget
+    /// from the moment its signal arrived) that bounds phases 2 and 3 together: phase 2 ends
+    /// at the earlier of its graceful timeout and `deadline`, phase 3 at the earlier of its
+    /// teardown timeout and `deadline` (each teardown task is still polled once). When several
+    /// callers give deadlines, the earliest wins, also for a shutdown already running; a later,
+    /// looser deadline never loosens it. A deadline already past leaves phase 2 no time and
+    /// phase 3 one poll of each teardown task.
+    ///
+    /// It is a [`tokio::time::Instant`], so a paused test clock applies to it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), rt_shutdown::ShutdownError> {
+    /// use std::time::Duration;
+    /// use rt_shutdown::ShutdownCoordinator;
+    /// use tokio::time::Instant;
+    ///
+    /// let coordinator = ShutdownCoordinator::default();
+    /// let _stuck = coordinator.tracker().register_task("stuck-request")?;
+    /// let deadline = Instant::now() + Duration::from_secs(20);
+    /// let report = coordinator.shutdown_and_wait_until(deadline).await;
+    /// assert!(report.deadline_hit);
+    /// assert_eq!(report.still_active, ["stuck-request"]);
+    /// assert_eq!(Instant::now(), deadline);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: the phases run on their own task, so dropping this future
+    /// only stops the waiting (the deadline it gave still applies).
+    pub async fn shutdown_and_wait_until(&self, deadline: Instant) -> ShutdownReport {
+        self.join(Some(deadline)).await
+    }
+
+    /// Lowers the shared deadline to `deadline` (the earliest wins), starts the shutdown if
+    /// needed, and waits for `Stopped`, driving the phases here if nothing else can.
+    async fn join(&self, deadline: Option<Instant>) -> ShutdownReport {
+        if let Some(at) = deadline {
+            self.inner.deadline.send_if_modified(|cur| match cur {
+                Some(c) if *c <= at => false,
+                _ => {
+                    *cur = Some(at);
+                    true
+                }
+            });
         }
-        let mut reports = self.inner.report.subscribe();
+        let mut phases = self.inner.phase.subscribe();
         self.shutdown();
         loop {
             // Created before the claim is checked, so that a driver lost after the check
@@ -283,12 +341,10 @@ impl ShutdownCoordinator {
             }
             tokio::select! {
                 biased;
-                report = reports.wait_for(Option::is_some) => {
-                    let report = match report {
-                        Ok(report) => report.clone().unwrap_or_default(),
-                        Err(_) => ShutdownReport::default(),
-                    };
-                    return report;
+                // The report is stored before `Stopped` is sent. The sender lives in `inner`,
+                // so the wait cannot fail while `self` exists.
+                _ = phases.wait_for(|p| *p == ShutdownPhase::Stopped) => {
+                    return self.report().unwrap_or_default();
                 }
                 () = lost => {}
             }
@@ -409,7 +465,7 @@ struct DriverClaim(Arc<Inner>);
 
 impl Drop for DriverClaim {
     fn drop(&mut self) {
-        if self.0.report.borrow().is_none() {
+        if self.0.report.get().is_none() {
             tracing::warn!(
                 "the task driving the shutdown phases ended early (its runtime shut down?); \
                  the next shutdown_and_wait call drives them"
@@ -469,9 +525,9 @@ async fn drive_phases(inner: Arc<Inner>) {
         (count, counts)
     };
 
-    // Phase 3: tear down.
+    // Phase 3: tear down. `Stopping` is published after the primary token is cancelled.
+    inner.primary.cancel();
     inner.phase.send_replace(ShutdownPhase::Stopping);
-    inner.main.cancel();
     let tasks = inner
         .teardowns
         .lock()
@@ -482,7 +538,7 @@ async fn drive_phases(inner: Arc<Inner>) {
     tracing::info!(
         teardown_tasks = tasks.len(),
         names = ?tasks.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-        "shutdown phase 3: main token cancelled; running teardown tasks"
+        "shutdown phase 3: primary token cancelled; running teardown tasks"
     );
     let mut set = TeardownSet::start(tasks);
     let (_, end3) = bounded(
@@ -527,6 +583,8 @@ async fn drive_phases(inner: Arc<Inner>) {
     } else {
         tracing::warn!("{report}");
     }
+    // `Stopped` is published after the report is stored: whoever sees it finds the report.
+    // Only the claimed driver gets here, once, so the cell is empty.
+    let _ = inner.report.set(report);
     inner.phase.send_replace(ShutdownPhase::Stopped);
-    inner.report.send_replace(Some(report));
 }

@@ -1,29 +1,49 @@
-//! The tracker's count: one atomic word plus a notify for waiters.
+//! The drain protocol: one atomic word plus a notify for waiters. [`InFlight`](crate::InFlight)
+//! and the [`GracefulShutdownTracker`](crate::GracefulShutdownTracker) are both built on it, and
+//! the loom model in `tests/loom.rs` checks it.
 //!
 //! Layout of the word: bit 0 is `CLOSED` (new top-level registrations are refused), bit 1 is
-//! `WAITING` (some waiter has registered interest since creation; sticky), and the remaining
-//! bits hold the count, so one registration adds [`ONE`].
+//! `WAIT_ZERO` (some [`wait_zero`](Counter::wait_zero) caller has registered interest; sticky),
+//! bit 2 is `WAIT_DRAINED` (the same for [`drained`](Counter::drained)), and the remaining bits
+//! hold the count, so one registration adds [`ONE`].
 //!
 //! Every operation on the word is a read-modify-write, so all of them form a single
-//! modification order. A waiter creates its `Notified` future *before* it sets `WAITING`
-//! (`AcqRel`); a release that takes the count to zero (`AcqRel`) reads `WAITING` from that same
-//! order. Either the waiter's `fetch_or` sees a count of zero and returns, or the release that
-//! reaches zero comes later, sees `WAITING`, and its `notify_waiters` happens after the
-//! `Notified` was created, so the waiter is woken. No wake-up is lost. While nobody has ever
-//! waited, a release is one `fetch_sub` and nothing else.
+//! modification order. A waiter creates its `Notified` future *before* it sets its flag
+//! (`AcqRel`); the move that makes its condition true reads that flag from the same order.
+//! Either the waiter's `fetch_or` already sees the condition and returns, or the move comes
+//! later, sees the flag, and its `notify_waiters` happens after the `Notified` was created, so
+//! the waiter is woken. No wake-up is lost.
+//!
+//! The moves that can make a condition true:
+//!
+//! * "count is zero" (`wait_zero`): a release that takes the count to zero.
+//! * "closed and count is zero" (`drained`): a release that takes the count to zero while
+//!   `CLOSED` is set, or the `close` that sets `CLOSED` while the count is zero.
+//!
+//! Each move notifies only when a waiter for its condition has registered, so a long-lived
+//! `drained` waiter (a server that selects on it for its whole life) is not woken each time the
+//! count touches zero before the close. While nobody has ever waited, a release is one
+//! `fetch_sub` and nothing else.
 
 use crate::sync::{AtomicUsize, Notify, Ordering};
 
-const CLOSED: usize = 0b01;
-const WAITING: usize = 0b10;
-const ONE: usize = 0b100;
-const SHIFT: u32 = 2;
+const CLOSED: usize = 0b001;
+const WAIT_ZERO: usize = 0b010;
+const WAIT_DRAINED: usize = 0b100;
+const ONE: usize = 0b1000;
+const SHIFT: u32 = 3;
 
 /// The count of live registrations, the closed flag, and the waiters' notify.
 #[derive(Debug)]
 pub(crate) struct Counter {
     state: AtomicUsize,
     notify: Notify,
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Counter {
@@ -36,6 +56,9 @@ impl Counter {
 
     /// Adds one registration unless the counter is closed. Returns `false` (and leaves the
     /// count as it was) when closed.
+    ///
+    /// One `fetch_add` when open. When closed, the addition is rolled back; until then a
+    /// concurrent [`count`](Self::count) may see it.
     #[inline]
     pub(crate) fn try_add(&self) -> bool {
         let prev = self.state.fetch_add(ONE, Ordering::Relaxed);
@@ -55,11 +78,12 @@ impl Counter {
         self.state.fetch_add(ONE, Ordering::Relaxed);
     }
 
-    /// Removes one registration that the caller owns; wakes the waiters if that reached zero.
+    /// Removes one registration that the caller owns; wakes the waiters whose condition that
+    /// makes true.
     #[inline]
     pub(crate) fn release(&self) {
         let prev = self.state.fetch_sub(ONE, Ordering::AcqRel);
-        if prev >> SHIFT == 1 && prev & WAITING != 0 {
+        if prev >> SHIFT == 1 && wakes_on_zero(prev) {
             self.notify.notify_waiters();
         }
     }
@@ -70,9 +94,17 @@ impl Counter {
         self.state.load(Ordering::Acquire) >> SHIFT
     }
 
-    /// Refuses new top-level registrations from now on.
-    pub(crate) fn close(&self) {
-        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+    /// Refuses new top-level registrations from now on. Returns whether this call set the
+    /// flag (`false` when it was already closed).
+    pub(crate) fn close(&self) -> bool {
+        let prev = self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        if prev & CLOSED != 0 {
+            return false;
+        }
+        if prev >> SHIFT == 0 && prev & WAIT_DRAINED != 0 {
+            self.notify.notify_waiters();
+        }
+        true
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -82,12 +114,35 @@ impl Counter {
     /// Returns once the count is zero, or has been zero at some moment since the call began.
     pub(crate) async fn wait_zero(&self) {
         let notified = self.notify.notified();
-        let prev = self.state.fetch_or(WAITING, Ordering::AcqRel);
+        let prev = self.state.fetch_or(WAIT_ZERO, Ordering::AcqRel);
         if prev >> SHIFT == 0 {
             return;
         }
-        // Only a release that reaches zero calls `notify_waiters`, and nothing else notifies,
-        // so completing here means the count reached zero after `notified` was created.
+        // Every notification comes from a move that makes some condition true; the one for
+        // "zero" is a release that reached zero after `notified` was created. A notification
+        // for "drained" also means the count reached zero. Either way the count has been zero
+        // since the call began.
         notified.await;
     }
+
+    /// Returns once the counter is closed and the count is zero. That state is final for
+    /// top-level registrations (only [`add`](Self::add) can still raise the count).
+    pub(crate) async fn drained(&self) {
+        loop {
+            let notified = self.notify.notified();
+            let prev = self.state.fetch_or(WAIT_DRAINED, Ordering::AcqRel);
+            if prev & CLOSED != 0 && prev >> SHIFT == 0 {
+                return;
+            }
+            // Woken by any move (a "zero" waiter's release included): check again.
+            notified.await;
+        }
+    }
+}
+
+/// Whether a release that takes the count from one to zero, with `prev` the word before it,
+/// completes a registered waiter's condition.
+#[inline]
+fn wakes_on_zero(prev: usize) -> bool {
+    prev & WAIT_ZERO != 0 || prev & (WAIT_DRAINED | CLOSED) == WAIT_DRAINED | CLOSED
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::tracker::ClassCore;
+use crate::class::ClassCore;
 
 /// One registration in a [`GracefulShutdownTracker`](crate::GracefulShutdownTracker), released
 /// when the guard is dropped.

@@ -4,11 +4,15 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 
-/// Default bound of phase 2 (waiting for in-flight work): 900 s, as
-/// `DYN_RUNTIME_GRACEFUL_SHUTDOWN_TIMEOUT_SECS`.
-pub const DEFAULT_GRACEFUL_TIMEOUT: Duration = Duration::from_secs(900);
-/// Default bound of phase 3 (teardown tasks): 10 s.
-pub const DEFAULT_TEARDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default bound of phase 2 (waiting for in-flight work): the default of
+/// `DYN_RUNTIME_GRACEFUL_SHUTDOWN_TIMEOUT_SECS`,
+/// [`rt_config::DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS`] seconds.
+pub const DEFAULT_GRACEFUL_TIMEOUT: Duration =
+    Duration::from_secs(rt_config::DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS);
+/// Default bound of phase 3 (teardown tasks): the default of
+/// `DYN_RUNTIME_TEARDOWN_TIMEOUT_SECS`, [`rt_config::DEFAULT_TEARDOWN_TIMEOUT_SECS`] seconds.
+pub const DEFAULT_TEARDOWN_TIMEOUT: Duration =
+    Duration::from_secs(rt_config::DEFAULT_TEARDOWN_TIMEOUT_SECS);
 /// Default interval between the phase-2 logs that name what is still active: 5 s.
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -24,7 +28,7 @@ pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 /// assert_eq!(options.graceful_timeout, Duration::from_secs(25));
 /// // Or with a struct literal:
 /// let same = ShutdownOptions { graceful_timeout: Duration::from_secs(25), ..Default::default() };
-/// assert_eq!(same.teardown_timeout, Duration::from_secs(10));
+/// assert_eq!(same.teardown_timeout, rt_shutdown::DEFAULT_TEARDOWN_TIMEOUT);
 /// ```
 #[derive(Clone, Debug)]
 pub struct ShutdownOptions {

@@ -5,6 +5,9 @@ use std::fmt;
 /// Where a [`ShutdownCoordinator`](crate::ShutdownCoordinator) stands. The phases only move
 /// forward, in declaration order (the type is `Ord` accordingly).
 ///
+/// The coordinator publishes a phase only after its effects, so a reader on any thread that
+/// sees a phase can rely on what its description below says is done.
+///
 /// A readiness probe should report "not ready" from [`Draining`](Self::Draining) on, so that the
 /// load balancer stops sending requests while in-flight ones finish.
 ///
@@ -21,12 +24,15 @@ pub enum ShutdownPhase {
     /// No shutdown requested: serving.
     #[default]
     Running,
-    /// Phases 1 and 2: the endpoint token is cancelled and the tracker closed; in-flight work
-    /// is draining, bounded by the graceful timeout and the caller's deadline.
+    /// Phase 2 (phase 1 is done): the tracker is already closed and the endpoint token already
+    /// cancelled; in-flight work is draining, bounded by the graceful timeout and the caller's
+    /// deadline.
     Draining,
-    /// Phase 3: the main token is cancelled and teardown tasks run under their own bound.
+    /// Phase 3: the primary token is already cancelled; teardown tasks run under their own
+    /// bound.
     Stopping,
-    /// Done: the report is available.
+    /// Done: the report is already available
+    /// ([`ShutdownCoordinator::report`](crate::ShutdownCoordinator::report) is `Some`).
     Stopped,
 }
 

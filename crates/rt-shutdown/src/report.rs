@@ -31,7 +31,7 @@ pub struct ShutdownReport {
     pub drain: Duration,
     /// The bound phase 2 ran under: min(graceful timeout, what was left of the deadline).
     pub drain_bound: Duration,
-    /// Phase 3: cancelling the main token and running the teardown tasks.
+    /// Phase 3: cancelling the primary token and running the teardown tasks.
     pub teardown: Duration,
     /// The bound phase 3 ran under: min(teardown timeout, what was left of the deadline).
     pub teardown_bound: Duration,

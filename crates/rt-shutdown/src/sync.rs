@@ -1,9 +1,10 @@
-//! The synchronisation primitives the tracker's counter is built on.
+//! The synchronisation primitives the drain counter (`counter.rs`, under both
+//! [`InFlight`](crate::InFlight) and the tracker) is built on.
 //!
 //! In a normal build these are `std`'s atomics and tokio's [`Notify`]. Under `--cfg loom` they
 //! are loom's atomics and a small loom-aware notify with the same `notify_waiters` contract, so
-//! that the loom model in `tests/loom.rs` explores every interleaving of register, release and
-//! wait.
+//! that the loom model in `tests/loom.rs` explores every interleaving of enter, release, close
+//! and wait.
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,6 +5,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::unwind::payload_message;
+
 /// A teardown task's future.
 pub(crate) type TeardownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// A teardown task as registered: called once, at the start of phase 3.
@@ -36,11 +38,7 @@ impl TeardownSet {
     }
 
     fn record_panic(&mut self, name: String, payload: &(dyn std::any::Any + Send)) {
-        let msg = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("<non-string panic payload>");
+        let msg = payload_message(payload);
         tracing::error!(task = %name, panic = msg, "shutdown phase 3: teardown task panicked");
         self.panicked.push(name);
     }

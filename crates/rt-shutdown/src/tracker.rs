@@ -1,10 +1,9 @@
 //! [`GracefulShutdownTracker`]: counts live endpoints and in-flight work, wakes waiters at zero.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
-use crate::counter::Counter;
+use crate::class::{ClassSlot, Shared};
 use crate::guard::GracefulTaskGuard;
 use crate::sync::{AtomicUsize, Ordering};
 use crate::ShutdownError;
@@ -12,131 +11,6 @@ use crate::ShutdownError;
 /// The name under which [`GracefulShutdownTracker::active_names`] lists endpoints registered
 /// with [`register_endpoint`](GracefulShutdownTracker::register_endpoint), which carry no name.
 pub const UNNAMED_ENDPOINT: &str = "<endpoint>";
-
-/// State shared by the tracker, its task classes and its guards.
-pub(crate) struct Shared {
-    pub(crate) counter: Counter,
-    /// Registrations made with `register_endpoint` and not yet unregistered.
-    endpoints: AtomicUsize,
-    /// One entry per distinct task name. Read-mostly: a name is inserted once.
-    classes: RwLock<HashMap<Box<str>, Arc<ClassSlot>>>,
-    /// Set when the tracker handle is dropped: the map is cleared and no longer filled (its
-    /// entries point back here, so filling it would keep this state alive forever).
-    orphaned: std::sync::atomic::AtomicBool,
-}
-
-/// A per-thread memory of the class this thread registered last, so that a loop registering
-/// tasks of the same name (the usual case: one name per endpoint or job kind) skips the map
-/// lookup and its lock. It holds the class's slot, not its core, so a remembered class never
-/// counts as a live guard; the cost is that a thread keeps the state of the last tracker it
-/// registered on (a few words, its name map cleared) until it registers on another one.
-#[cfg(not(loom))]
-mod last_class {
-    use std::cell::RefCell;
-    use std::sync::Arc;
-
-    use super::{ClassCore, ClassSlot, Shared};
-
-    std::thread_local! {
-        static LAST: RefCell<Option<Arc<ClassSlot>>> = const { RefCell::new(None) };
-    }
-
-    /// A new reference to the remembered class's core, when it is `name` of `shared`.
-    pub(super) fn get(shared: &Arc<Shared>, name: &str) -> Option<Arc<ClassCore>> {
-        LAST.try_with(|last| {
-            let last = last.borrow();
-            let core = &last.as_ref()?.core;
-            (Arc::ptr_eq(&core.shared, shared) && *core.name == *name).then(|| Arc::clone(core))
-        })
-        .ok()
-        .flatten()
-    }
-
-    /// Remembers `slot` for this thread (a no-op while the thread is being torn down).
-    pub(super) fn set(slot: &Arc<ClassSlot>) {
-        let _ = LAST.try_with(|last| *last.borrow_mut() = Some(Arc::clone(slot)));
-    }
-}
-
-/// The one holder of a class's core besides its guards, so that the core's strong count minus
-/// one is the number of live guards of that class (no second counter on the hot path).
-pub(crate) struct ClassSlot {
-    core: Arc<ClassCore>,
-}
-
-/// What a guard points at: its name and the shared state.
-pub(crate) struct ClassCore {
-    name: Box<str>,
-    shared: Arc<Shared>,
-}
-
-impl ClassCore {
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-}
-
-impl Shared {
-    fn slot(self: &Arc<Self>, name: &str) -> Arc<ClassSlot> {
-        {
-            let classes = self.classes.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(slot) = classes.get(name) {
-                return Arc::clone(slot);
-            }
-        }
-        let new_slot = || {
-            Arc::new(ClassSlot {
-                core: Arc::new(ClassCore {
-                    name: name.into(),
-                    shared: Arc::clone(self),
-                }),
-            })
-        };
-        let mut classes = self.classes.write().unwrap_or_else(PoisonError::into_inner);
-        if self.orphaned.load(std::sync::atomic::Ordering::Acquire) {
-            return new_slot();
-        }
-        Arc::clone(classes.entry(name.into()).or_insert_with(new_slot))
-    }
-
-    /// A new reference to the class core for `name` (one more live guard of that class).
-    pub(crate) fn class_core(self: &Arc<Self>, name: &str) -> Arc<ClassCore> {
-        #[cfg(not(loom))]
-        if let Some(core) = last_class::get(self, name) {
-            return core;
-        }
-        let slot = self.slot(name);
-        #[cfg(not(loom))]
-        last_class::set(&slot);
-        Arc::clone(&slot.core)
-    }
-
-    fn active_counts(&self) -> Vec<(String, usize)> {
-        if self.counter.count() == 0 {
-            return Vec::new();
-        }
-        let mut out: Vec<(String, usize)> = {
-            let classes = self.classes.read().unwrap_or_else(PoisonError::into_inner);
-            classes
-                .iter()
-                .filter_map(|(name, slot)| {
-                    let live = Arc::strong_count(&slot.core).saturating_sub(1);
-                    (live > 0).then(|| (name.to_string(), live))
-                })
-                .collect()
-        };
-        let endpoints = self.endpoints.load(Ordering::Acquire);
-        if endpoints > 0 {
-            out.push((UNNAMED_ENDPOINT.to_string(), endpoints));
-        }
-        out.sort();
-        out
-    }
-}
 
 /// Counts live endpoints and in-flight work, and wakes waiters when the count reaches zero.
 ///
@@ -154,6 +28,10 @@ impl Shared {
 ///
 /// Names are classes ("http-request", "kv-transfer"), not per-request identifiers: the tracker
 /// keeps one small entry per distinct name for its lifetime.
+///
+/// The count, the close and the wake-ups are the drain counter that [`InFlight`](crate::InFlight)
+/// is made of (one implementation, checked under loom); the tracker adds the names. Where the
+/// names are not needed, an [`InFlight`](crate::InFlight) is the plainer choice.
 ///
 /// # Cost
 ///
@@ -183,18 +61,16 @@ impl Shared {
 /// ```
 pub struct GracefulShutdownTracker {
     shared: Arc<Shared>,
+    /// Registrations made with `register_endpoint` and not yet unregistered.
+    endpoints: AtomicUsize,
 }
 
 impl GracefulShutdownTracker {
     /// An open tracker with a count of zero.
     pub fn new() -> Self {
         Self {
-            shared: Arc::new(Shared {
-                counter: Counter::new(),
-                endpoints: AtomicUsize::new(0),
-                classes: RwLock::new(HashMap::new()),
-                orphaned: std::sync::atomic::AtomicBool::new(false),
-            }),
+            shared: Arc::new(Shared::new()),
+            endpoints: AtomicUsize::new(0),
         }
     }
 
@@ -210,7 +86,7 @@ impl GracefulShutdownTracker {
                 what: "endpoint".to_string(),
             });
         }
-        self.shared.endpoints.fetch_add(1, Ordering::AcqRel);
+        self.endpoints.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -223,7 +99,6 @@ impl GracefulShutdownTracker {
     /// and never wraps. Task guards are not endpoints and are never released by this call.
     pub fn unregister_endpoint(&self) -> Result<(), ShutdownError> {
         let taken = self
-            .shared
             .endpoints
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         if taken.is_err() {
@@ -252,7 +127,8 @@ impl GracefulShutdownTracker {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropping the future loses nothing, and a new call waits afresh.
+    /// This method is cancel safe: it changes nothing but a sticky "someone waits" flag, so
+    /// dropping the future loses nothing, and a new call waits afresh.
     pub async fn wait_for_completion(&self) {
         self.shared.counter.wait_zero().await;
     }
@@ -288,8 +164,7 @@ impl GracefulShutdownTracker {
     ///
     /// A snapshot: a guard released while this runs may or may not appear.
     pub fn active_names(&self) -> Vec<String> {
-        self.shared
-            .active_counts()
+        self.active_counts()
             .into_iter()
             .map(|(name, _)| name)
             .collect()
@@ -297,7 +172,16 @@ impl GracefulShutdownTracker {
 
     /// Like [`active_names`](Self::active_names), with the number of live registrations of each.
     pub fn active_counts(&self) -> Vec<(String, usize)> {
-        self.shared.active_counts()
+        if self.shared.counter.count() == 0 {
+            return Vec::new();
+        }
+        let mut out = self.shared.class_counts();
+        let endpoints = self.endpoints.load(Ordering::Acquire);
+        if endpoints > 0 {
+            out.push((UNNAMED_ENDPOINT.to_string(), endpoints));
+        }
+        out.sort();
+        out
     }
 
     /// Refuses new top-level registrations from now on ([`register_endpoint`](Self::register_endpoint),
@@ -323,15 +207,7 @@ impl Drop for GracefulShutdownTracker {
     fn drop(&mut self) {
         // The classes point back at the shared state; drop the map so that it can be freed
         // once the last guard and task class are gone.
-        let mut classes = self
-            .shared
-            .classes
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.shared
-            .orphaned
-            .store(true, std::sync::atomic::Ordering::Release);
-        classes.clear();
+        self.shared.orphan();
     }
 }
 
@@ -380,7 +256,7 @@ impl TaskClass {
     /// [`ShutdownError::Closed`] once the tracker is closed (shutdown has begun).
     #[inline]
     pub fn register(&self) -> Result<GracefulTaskGuard, ShutdownError> {
-        let core = &self.slot.core;
+        let core = self.slot.core();
         if !core.shared().counter.try_add() {
             return Err(closed_task(core.name()));
         }
@@ -389,7 +265,7 @@ impl TaskClass {
 
     /// The name guards of this class are registered under.
     pub fn name(&self) -> &str {
-        self.slot.core.name()
+        self.slot.core().name()
     }
 }
 

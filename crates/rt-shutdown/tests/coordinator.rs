@@ -32,13 +32,13 @@ fn cancelled_at(token: CancellationToken, start: Instant) -> oneshot::Receiver<D
 }
 
 #[tokio::test(start_paused = true)]
-async fn held_guard_keeps_main_token_until_the_deadline_and_is_named() {
+async fn held_guard_keeps_primary_token_until_the_deadline_and_is_named() {
     let c = coordinator(30, 5);
     let start = Instant::now();
     let guard = c.tracker().register_task("held-request").unwrap();
     let endpoint_at = cancelled_at(c.endpoint_token(), start);
     let child_at = cancelled_at(c.child_token(), start);
-    let main_at = cancelled_at(c.main_token(), start);
+    let main_at = cancelled_at(c.primary_token(), start);
     let mut phases = c.subscribe();
     assert_eq!(*phases.borrow_and_update(), ShutdownPhase::Running);
 
@@ -46,7 +46,7 @@ async fn held_guard_keeps_main_token_until_the_deadline_and_is_named() {
     // Phase 1 is done when shutdown() returns; the main token is untouched.
     assert!(c.is_shutdown_started());
     assert!(c.endpoint_token().is_cancelled());
-    assert!(!c.main_token().is_cancelled());
+    assert!(!c.primary_token().is_cancelled());
     assert_eq!(*phases.borrow_and_update(), ShutdownPhase::Draining);
     assert!(c.tracker().register_task("new-request").is_err());
 
@@ -75,7 +75,7 @@ async fn held_guard_keeps_main_token_until_the_deadline_and_is_named() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn main_token_is_cancelled_when_the_last_guard_goes() {
+async fn primary_token_is_cancelled_when_the_last_guard_goes() {
     let c = coordinator(30, 5);
     let start = Instant::now();
     let guard = c.tracker().register_task("request").unwrap();
@@ -85,7 +85,7 @@ async fn main_token_is_cancelled_when_the_last_guard_goes() {
         tokio::time::sleep(secs(10)).await;
         drop(guard);
     });
-    let main_at = cancelled_at(c.main_token(), start);
+    let main_at = cancelled_at(c.primary_token(), start);
     let report = c.shutdown_and_wait(Some(secs(60))).await;
     assert_eq!(main_at.await.unwrap(), secs(10));
     assert!(report.is_clean(), "{report}");
@@ -112,7 +112,7 @@ async fn caller_deadline_bounds_both_phases_and_phase_3_still_runs() {
     assert!(report.deadline_hit);
     assert_eq!(report.drain_bound, secs(20));
     // Nothing was left for phase 3: it still ran, each task polled once.
-    assert!(c.main_token().is_cancelled());
+    assert!(c.primary_token().is_cancelled());
     assert_eq!(report.teardown_bound, Duration::ZERO);
     assert_eq!(ran.load(Ordering::SeqCst), 1);
     assert_eq!(report.teardown_completed, ["quick"]);
@@ -179,6 +179,78 @@ async fn a_later_caller_deadline_tightens_a_running_shutdown() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn one_absolute_deadline_bounds_phases_2_and_3() {
+    // A worker computes its instant once (say when its signal arrived), does 6 s of its own
+    // work, then hands the instant down: 20 s from the signal, not 20 s from this call.
+    let c = coordinator(900, 10);
+    let signal = Instant::now();
+    let deadline = signal + secs(20);
+    let guard = c.tracker().register_task("request").unwrap();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(16)).await;
+        drop(guard);
+    });
+    c.add_teardown("hang", std::future::pending::<()>);
+    c.shutdown();
+    tokio::time::sleep(secs(6)).await;
+    let report = c.shutdown_and_wait_until(deadline).await;
+    assert_eq!(Instant::now(), deadline);
+    assert!(!report.deadline_hit, "{report}");
+    assert_eq!(report.drain, secs(16));
+    assert_eq!(report.drain_bound, secs(20));
+    assert_eq!(report.teardown_bound, secs(4));
+    assert_eq!(report.teardown_timed_out, ["hang"]);
+    assert_eq!(report.total, secs(20));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_earliest_of_instant_and_duration_deadlines_wins() {
+    // An instant 8 s away, then a duration of 30 s: 8 s.
+    let c = coordinator(900, 10);
+    let _stuck = c.tracker().register_task("stuck").unwrap();
+    let start = Instant::now();
+    let by_instant = {
+        let c = c.clone();
+        tokio::spawn(async move { c.shutdown_and_wait_until(start + secs(8)).await })
+    };
+    tokio::task::yield_now().await;
+    let by_duration = c.shutdown_and_wait(Some(secs(30))).await;
+    assert_eq!(start.elapsed(), secs(8));
+    assert_eq!(by_duration.drain, secs(8));
+    assert_eq!(by_instant.await.unwrap(), by_duration);
+
+    // A duration of 5 s, then an instant 40 s away: 5 s.
+    let c = coordinator(900, 10);
+    let _stuck = c.tracker().register_task("stuck").unwrap();
+    let start = Instant::now();
+    let by_duration = {
+        let c = c.clone();
+        tokio::spawn(async move { c.shutdown_and_wait(Some(secs(5))).await })
+    };
+    tokio::task::yield_now().await;
+    let by_instant = c.shutdown_and_wait_until(start + secs(40)).await;
+    assert_eq!(by_instant.drain, secs(5));
+    assert_eq!(by_duration.await.unwrap(), by_instant);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_already_past_leaves_one_poll_of_each_teardown() {
+    let c = coordinator(900, 10);
+    let _stuck = c.tracker().register_task("stuck").unwrap();
+    c.add_teardown("quick", || async {});
+    c.add_teardown("hang", std::future::pending::<()>);
+    let past = Instant::now();
+    tokio::time::sleep(secs(1)).await;
+    let report = c.shutdown_and_wait_until(past).await;
+    assert!(report.deadline_hit);
+    assert_eq!(report.drain_bound, Duration::ZERO);
+    assert_eq!(report.teardown_bound, Duration::ZERO);
+    assert_eq!(report.teardown_completed, ["quick"]);
+    assert_eq!(report.teardown_timed_out, ["hang"]);
+    assert!(c.primary_token().is_cancelled());
+}
+
+#[tokio::test(start_paused = true)]
 async fn panicking_request_and_teardown_do_not_stop_the_shutdown() {
     let c = coordinator(30, 5);
     let guard = c.tracker().register_task("doomed").unwrap();
@@ -222,7 +294,7 @@ async fn phases_are_observable_in_order() {
     drop(guard);
     rx.changed().await.unwrap();
     assert_eq!(*rx.borrow_and_update(), ShutdownPhase::Stopping);
-    assert!(c.main_token().is_cancelled());
+    assert!(c.primary_token().is_cancelled());
     assert!(c.report().is_none());
     stop_tx.send(()).unwrap();
     rx.changed().await.unwrap();

@@ -349,7 +349,7 @@ impl Runtime {
     /// The main token: cancelled in phase 3 of the shutdown (global termination, disconnect
     /// backends). Background tasks that must outlive the drain watch this one.
     pub fn primary_token(&self) -> CancellationToken {
-        self.inner.coordinator.main_token()
+        self.inner.coordinator.primary_token()
     }
 
     /// A new child of the endpoint-shutdown token: cancelled in phase 1 (stop accepting new
