@@ -3,7 +3,7 @@
 //!
 //! The driver starts `demo-service` on loopback ports, loads it for a few seconds, sends
 //! SIGTERM with requests in flight and prints a table of what the shutdown did (see
-//! `crates/rt-demo/src/driver.rs`). Extra arguments go to the driver, e.g.
+//! `crates/rt-demo/src/driver/`). Extra arguments go to the driver, e.g.
 //! `cargo xtask demo --clients 64 --duration 5`.
 
 use std::path::PathBuf;
