@@ -7,10 +7,15 @@
 //! summary file, replacing sections of the same name and keeping the others (so benches run
 //! separately accumulate), and prints them as a table.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::json::{self, Json};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::ser::{Serialize, Serializer};
+use serde_json::Value;
+
 use crate::{cargo, workspace_root};
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [BENCH...]\n\
@@ -72,39 +77,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         )
     })?;
     let mut merged = match std::fs::read_to_string(&summary) {
-        Ok(old) => match json::parse(&old) {
-            Ok(v @ Json::Obj(_)) => v,
-            _ => {
-                eprintln!(
-                    "xtask: {} was not a JSON object; starting afresh",
-                    summary.display()
-                );
-                Json::Obj(Vec::new())
-            }
-        },
-        Err(_) => Json::Obj(Vec::new()),
+        Ok(old) => serde_json::from_str::<Summary>(&old).unwrap_or_else(|e| {
+            eprintln!(
+                "xtask: {} is not a JSON object of sections ({e}); starting afresh",
+                summary.display()
+            );
+            Summary::default()
+        }),
+        Err(_) => Summary::default(),
     };
-    let mut fresh = Vec::new();
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let v =
-            json::parse(line).map_err(|e| format!("{} line {}: {e}", lines.display(), n + 1))?;
-        let Json::Obj(sections) = v else {
-            return Err(format!(
-                "{} line {}: not a JSON object",
-                lines.display(),
-                n + 1
-            ));
-        };
-        for (k, v) in sections {
-            merged.set(&k, v);
-            fresh.push(k);
-        }
-    }
-    std::fs::write(&summary, merged.pretty())
+    let fresh = merge(&mut merged, &text).map_err(|e| format!("{}: {e}", lines.display()))?;
+    let pretty = serde_json::to_string_pretty(&merged)
+        .map_err(|e| format!("cannot render {}: {e}", summary.display()))?;
+    std::fs::write(&summary, pretty + "\n")
         .map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
 
     print_table(&merged, &fresh);
@@ -116,6 +101,88 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         summary.display()
     );
     Ok(())
+}
+
+/// A JSON object whose members keep the order they were written in: the summary's sections in
+/// the order they were first measured, each section's figures in the order its bench wrote
+/// them. (`serde_json::Map` sorts its keys unless serde_json's `preserve_order` feature is on,
+/// and that feature would reorder the JSON of every crate built together with xtask.)
+#[derive(Debug, PartialEq)]
+struct Object<V>(Vec<(String, V)>);
+
+/// One section: figure name to value.
+type Section = Object<Value>;
+/// `bench-summary.json`: section name to section.
+type Summary = Object<Section>;
+
+impl<V> Default for Object<V> {
+    fn default() -> Self {
+        Object(Vec::new())
+    }
+}
+
+impl<V> Object<V> {
+    fn get(&self, key: &str) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets `key`, replacing an existing member in place (so it keeps its position).
+    fn set(&mut self, key: String, value: V) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Object<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members<V>(PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Members<V> {
+            type Value = Object<V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<V>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Object(members))
+            }
+        }
+
+        deserializer.deserialize_map(Members(PhantomData))
+    }
+}
+
+impl<V: Serialize> Serialize for Object<V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// Merges the sections of `lines` (one JSON object of sections per line; blank lines skipped)
+/// into `summary`, a section of the same name replacing the old one in place. Returns the
+/// names of the sections the lines held, in order.
+fn merge(summary: &mut Summary, lines: &str) -> Result<Vec<String>, String> {
+    let mut fresh = Vec::new();
+    for (n, line) in lines
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let sections: Summary =
+            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        for (name, section) in sections.0 {
+            summary.set(name.clone(), section);
+            fresh.push(name);
+        }
+    }
+    Ok(fresh)
 }
 
 fn run_cargo(args: &[String], lines: &Path, quick: bool) -> Result<(), String> {
@@ -134,8 +201,8 @@ fn run_cargo(args: &[String], lines: &Path, quick: bool) -> Result<(), String> {
     }
 }
 
-fn num(v: &Json, section: &str, key: &str) -> Option<f64> {
-    v.get(section)?.get(key)?.num()
+fn num(v: &Summary, section: &str, key: &str) -> Option<f64> {
+    v.get(section)?.get(key)?.as_f64()
 }
 
 /// `1234567.0` -> `"1.23 ms"`.
@@ -159,7 +226,7 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
-fn print_table(v: &Json, fresh: &[String]) {
+fn print_table(v: &Summary, fresh: &[String]) {
     if v.get("bridge").is_some() {
         let ours = num(v, "bridge", "ours_ns").unwrap_or(f64::NAN);
         println!("\nBridge: round trip of a trivial job from a tokio task (per job, one run)");
@@ -235,38 +302,31 @@ fn print_table(v: &Json, fresh: &[String]) {
         "tracker",
         "shutdown",
     ];
-    if let Json::Obj(sections) = v {
-        for (name, body) in sections
-            .iter()
-            .filter(|(n, _)| !KNOWN.contains(&n.as_str()))
-        {
-            let tag = if fresh.contains(name) {
-                ""
-            } else {
-                " (from an earlier run)"
-            };
-            println!("\n{name}{tag}:");
-            if let Json::Obj(kv) = body {
-                for (k, x) in kv {
-                    match x.num() {
-                        Some(n) if k.ends_with("_ns") => println!("  {k:<40} {}", dur(n)),
-                        Some(n) => println!("  {k:<40} {n:.3}"),
-                        None => println!("  {k:<40} {}", x.pretty().trim_end()),
-                    }
-                }
+    for (name, body) in v.0.iter().filter(|(n, _)| !KNOWN.contains(&n.as_str())) {
+        let tag = if fresh.contains(name) {
+            ""
+        } else {
+            " (from an earlier run)"
+        };
+        println!("\n{name}{tag}:");
+        for (k, x) in &body.0 {
+            match x.as_f64() {
+                Some(n) if k.ends_with("_ns") => println!("  {k:<40} {}", dur(n)),
+                Some(n) => println!("  {k:<40} {n:.3}"),
+                None => println!("  {k:<40} {x:#}"),
             }
         }
-        let earlier: Vec<&str> = sections
-            .iter()
+    }
+    let earlier: Vec<&str> =
+        v.0.iter()
             .map(|(n, _)| n.as_str())
             .filter(|n| KNOWN.contains(n) && !fresh.iter().any(|f| f == n))
             .collect();
-        if !earlier.is_empty() {
-            println!(
-                "\nFrom an earlier run, not measured now: {}",
-                earlier.join(", ")
-            );
-        }
+    if !earlier.is_empty() {
+        println!(
+            "\nFrom an earlier run, not measured now: {}",
+            earlier.join(", ")
+        );
     }
 }
 
@@ -276,7 +336,7 @@ fn times(r: Option<f64>) -> String {
         .map_or_else(|| "-".into(), |r| format!("{r:.2}x"))
 }
 
-fn print_tracker(v: &Json) {
+fn print_tracker(v: &Summary) {
     if v.get("tracker").is_none() {
         return;
     }
@@ -319,7 +379,7 @@ fn print_tracker(v: &Json) {
     }
 }
 
-fn print_shutdown(v: &Json) {
+fn print_shutdown(v: &Summary) {
     if v.get("shutdown").is_none() {
         return;
     }
@@ -352,5 +412,39 @@ fn print_shutdown(v: &Json) {
             dur(get(&format!("{key}_ns"))),
             dur(get(&format!("{key}_p99_ns")))
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{merge, Summary};
+
+    #[test]
+    fn merge_keeps_the_order_and_replaces_sections_in_place() {
+        let mut summary: Summary =
+            serde_json::from_str(r#"{"tracker": {"b_ns": 2, "a_ns": 1}, "zeta": {"x": "y"}}"#)
+                .unwrap();
+        let lines =
+            "{\"tracker\": {\"z_ns\": 3.500, \"a\": null}}\n\n{\"http\": {\"ratio\": 0.970}}\n";
+        assert_eq!(merge(&mut summary, lines).unwrap(), ["tracker", "http"]);
+        let names: Vec<&str> = summary.0.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["tracker", "zeta", "http"]);
+        let tracker = summary.get("tracker").unwrap();
+        let keys: Vec<&str> = tracker.0.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["z_ns", "a"]);
+        assert_eq!(tracker.get("z_ns").and_then(|v| v.as_f64()), Some(3.5));
+
+        let text = serde_json::to_string_pretty(&summary).unwrap();
+        assert!(text.starts_with("{\n  \"tracker\": {\n    \"z_ns\": 3.5,\n    \"a\": null\n  },"));
+        assert_eq!(serde_json::from_str::<Summary>(&text).unwrap(), summary);
+    }
+
+    #[test]
+    fn a_line_that_is_not_an_object_of_sections_is_named() {
+        let mut summary = Summary::default();
+        let err = merge(&mut summary, "{\"a\": {}}\n[1, 2]\n").unwrap_err();
+        assert!(err.starts_with("line 2: "), "{err}");
+        let err = merge(&mut summary, "{\"a\": 3}").unwrap_err();
+        assert!(err.starts_with("line 1: "), "{err}");
     }
 }

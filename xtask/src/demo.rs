@@ -3,7 +3,7 @@
 //!
 //! The driver starts `demo-service` on loopback ports, loads it for a few seconds, sends
 //! SIGTERM with requests in flight and prints a table of what the shutdown did (see
-//! `crates/rt-demo/src/driver.rs`). Extra arguments go to the driver, e.g.
+//! `crates/rt-demo/src/driver/`). Extra arguments go to the driver, e.g.
 //! `cargo xtask demo --clients 64 --duration 5`.
 
 use std::path::PathBuf;
@@ -46,10 +46,7 @@ fn target_dir() -> PathBuf {
         .output()
         .ok()
         .filter(|out| out.status.success())
-        .and_then(|out| crate::json::parse(&String::from_utf8_lossy(&out.stdout)).ok())
-        .and_then(|meta| match meta.get("target_directory") {
-            Some(crate::json::Json::Str(dir)) => Some(PathBuf::from(dir)),
-            _ => None,
-        });
+        .and_then(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
+        .and_then(|meta| meta.get("target_directory")?.as_str().map(PathBuf::from));
     reported.unwrap_or_else(|| workspace_root().join("target"))
 }

@@ -12,7 +12,6 @@ use std::process::{Command, ExitCode};
 mod bench;
 mod ci;
 mod demo;
-mod json;
 
 fn usage() -> &'static str {
     "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n  bench   benchmarks + target/xtask/bench-summary.json (--quick: under 2 minutes)\n  demo    build the demo service, load it, SIGTERM it mid-flight, print the shutdown table\n"

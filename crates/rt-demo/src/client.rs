@@ -88,7 +88,8 @@ pub fn post_json(
 ///
 /// - [`DemoError::Connect`]: the connection was not made (`ConnectionRefused`: nothing
 ///   listens);
-/// - [`DemoError::NoResponse`]: closed or reset before any byte of an answer;
+/// - [`DemoError::NoResponse`]: closed or reset before any byte of an answer (a reset while
+///   connecting included: the listener closed with the connection in its accept queue);
 /// - [`DemoError::Timeout`]: no complete answer within `timeout`;
 /// - [`DemoError::Io`] / [`DemoError::MalformedResponse`]: broken after the answer began.
 ///
@@ -100,17 +101,28 @@ pub fn request(
     body: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<Response, DemoError> {
+    request_after(addr, method, path, body, Duration::ZERO, timeout)
+}
+
+/// As [`request`], but a slow client: it connects, then waits `send_delay` before it writes
+/// the request, so that the server holds an accepted connection with no request on it yet.
+/// The delay counts against `timeout`, which still bounds the whole exchange.
+///
+/// # Errors
+///
+/// As [`request`]; a connection the server closes during the delay is
+/// [`DemoError::NoResponse`].
+pub fn request_after(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    send_delay: Duration,
+    timeout: Duration,
+) -> Result<Response, DemoError> {
     let deadline = Instant::now() + timeout;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|source| {
-        if is_timeout(&source) {
-            DemoError::Timeout {
-                addr,
-                after: timeout,
-            }
-        } else {
-            DemoError::Connect { addr, source }
-        }
-    })?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|source| connect_error(addr, timeout, source))?;
     let _ = stream.set_nodelay(true);
 
     let body = body.unwrap_or_default();
@@ -124,6 +136,9 @@ pub fn request(
     out.push_str("\r\n");
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(body);
+    if !send_delay.is_zero() {
+        std::thread::sleep(send_delay.min(deadline.saturating_duration_since(Instant::now())));
+    }
     set_timeouts(&stream, deadline, addr, timeout)?;
     if let Err(source) = stream.write_all(&bytes) {
         // Nothing of an answer has arrived yet: the peer dropped the connection unanswered
@@ -216,6 +231,23 @@ fn set_timeouts(
     })
 }
 
+/// A failed connect: a reset is a connection that the server's kernel took into the accept
+/// queue and dropped when the listener closed, before the server accepted it, so it is
+/// [`DemoError::NoResponse`] (a refusal), like a reset after connecting.
+fn connect_error(addr: SocketAddr, timeout: Duration, source: io::Error) -> DemoError {
+    match source.kind() {
+        io::ErrorKind::ConnectionReset => DemoError::NoResponse {
+            addr,
+            source: Some(source),
+        },
+        _ if is_timeout(&source) => DemoError::Timeout {
+            addr,
+            after: timeout,
+        },
+        _ => DemoError::Connect { addr, source },
+    }
+}
+
 fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -299,6 +331,39 @@ mod tests {
     }
 
     #[test]
+    fn send_delay_holds_the_request_back_after_connecting() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut buf = [0u8; 1024];
+            let n = conn.read(&mut buf).unwrap();
+            let first_byte_at = Instant::now();
+            assert!(buf[..n].starts_with(b"POST /work HTTP/1.1\r\n"));
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            first_byte_at
+        });
+        let delay = Duration::from_millis(150);
+        let started = Instant::now();
+        let r = request_after(
+            addr,
+            "POST",
+            "/work",
+            Some(b"{}"),
+            delay,
+            Duration::from_secs(30),
+        );
+        assert_eq!(r.unwrap().status, 200);
+        // The connection is made after `started`, and nothing is written until `delay` after
+        // that: a lower bound that no scheduling can break.
+        let first_byte_at = server.join().unwrap();
+        assert!(first_byte_at.duration_since(started) >= delay);
+    }
+
+    #[test]
     fn refused_connection_is_a_refusal() {
         // Bind, learn the port, close: nothing listens there now.
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
@@ -307,6 +372,21 @@ mod tests {
             .unwrap();
         let err = get(addr, "/", Duration::from_secs(5)).unwrap_err();
         assert!(err.is_refusal(), "{err}");
+    }
+
+    #[test]
+    fn connect_reset_is_a_refusal_before_accept() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 9));
+        let t = Duration::from_secs(1);
+        let reset = connect_error(addr, t, io::ErrorKind::ConnectionReset.into());
+        assert!(matches!(reset, DemoError::NoResponse { .. }), "{reset}");
+        assert!(reset.is_refusal());
+        let refused = connect_error(addr, t, io::ErrorKind::ConnectionRefused.into());
+        assert!(matches!(refused, DemoError::Connect { .. }) && refused.is_refusal());
+        let unreachable = connect_error(addr, t, io::ErrorKind::HostUnreachable.into());
+        assert!(!unreachable.is_refusal(), "{unreachable}");
+        let slow = connect_error(addr, t, io::ErrorKind::TimedOut.into());
+        assert!(matches!(slow, DemoError::Timeout { .. }), "{slow}");
     }
 
     #[test]
