@@ -62,8 +62,9 @@ pub(crate) fn available_cores() -> usize {
 }
 
 /// A byte count in the largest binary unit that divides it: `2 MiB`, `128 KiB`, `1000 B`.
-pub(crate) fn in_binary_units(bytes: usize) -> String {
-    const UNITS: [(usize, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+pub(crate) fn in_binary_units(bytes: impl TryInto<u64>) -> String {
+    let bytes: u64 = bytes.try_into().unwrap_or(u64::MAX);
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (size, unit) in UNITS {
         if bytes >= size && bytes % size == 0 {
             return format!("{} {unit}", bytes / size);
