@@ -56,6 +56,8 @@ pub const DEFAULT_HTTP_WRITE_TIMEOUT_SECS: u64 = 30;
 /// Default bound, in seconds, on what an HTTP client can add to the drain (as Go's
 /// `http.Server.Shutdown` gives new connections).
 pub const DEFAULT_HTTP_SHUTDOWN_GRACE_SECS: u64 = 5;
+/// Default `Retry-After`, in seconds, of the 503 answers of an HTTP server's drain.
+pub const DEFAULT_HTTP_RETRY_AFTER_SECS: u64 = 1;
 /// Largest allowed HTTP timeout or grace (and `Retry-After`): one hour, in seconds.
 pub const MAX_HTTP_TIMEOUT_SECS: u64 = 3_600;
 /// Default limit of open HTTP connections.

@@ -354,6 +354,18 @@ macro_rules! key_table {
                 setter: usize,
                 about: "HTTP edge: request line and header bytes at most; more is answered 431.",
             }
+            /// In seconds. Default
+            /// [`DEFAULT_HTTP_RETRY_AFTER_SECS`](crate::DEFAULT_HTTP_RETRY_AFTER_SECS), at most
+            /// [`MAX_HTTP_TIMEOUT_SECS`](crate::MAX_HTTP_TIMEOUT_SECS).
+            http_retry_after_secs: u64 {
+                env: "DYN_HTTP_RETRY_AFTER_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_HTTP_RETRY_AFTER_SECS,
+                rule: range(1, MAX_HTTP_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "HTTP edge: the Retry-After of the 503 answers during the drain.",
+            }
         }
     };
 }
