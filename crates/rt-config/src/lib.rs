@@ -50,14 +50,9 @@ pub use compute::ComputeConfig;
 pub use error::ConfigError;
 pub use health::{HealthStatus, ParseHealthStatusError};
 pub use keys::{env_vars, keys, KeySpec, CONFIG_FILE_VAR};
-pub use limits::{
-    DEFAULT_BRIDGE_SPIN_US, DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_SECS, DEFAULT_HEALTH_PATH,
-    DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_LIVE_PATH, DEFAULT_MAX_BLOCKING_THREADS,
-    DEFAULT_STACK_SIZE, DEFAULT_TEARDOWN_TIMEOUT_SECS, DEFAULT_THREAD_PREFIX,
-    DEFAULT_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT_SECS, MAX_BLOCKING_THREADS, MAX_BRIDGE_SPIN_US,
-    MAX_GRACEFUL_TIMEOUT_SECS, MAX_SIGNAL_DEBOUNCE_MS, MAX_STACK_SIZE, MAX_TEARDOWN_TIMEOUT_SECS,
-    MAX_THREADS, MAX_THREAD_PREFIX_LEN, MIN_STACK_SIZE,
-};
+// Every public constant of limits.rs (defaults and bounds of the keys) is public API, so that a
+// new key's constant needs no line here.
+pub use limits::*;
 #[cfg(feature = "loader")]
 pub use loader::{ConfigLoader, SYSTEM_CONFIG_FILES};
 pub use origin::Origin;

@@ -45,6 +45,37 @@ pub const MAX_SIGNAL_DEBOUNCE_MS: u64 = 10_000;
 /// Linux shows only the first 15 bytes of a thread name, so keep it short.
 pub const MAX_THREAD_PREFIX_LEN: usize = 32;
 
+/// Default time, in seconds, an HTTP client has to send a complete request head.
+pub const DEFAULT_HTTP_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default time, in seconds, an HTTP client has to send a request body, counted from its head.
+pub const DEFAULT_HTTP_BODY_READ_TIMEOUT_SECS: u64 = 30;
+/// Default time, in seconds, a kept-alive HTTP connection may wait for its next request.
+pub const DEFAULT_HTTP_IDLE_TIMEOUT_SECS: u64 = 60;
+/// Default time, in seconds, an HTTP write may make no progress.
+pub const DEFAULT_HTTP_WRITE_TIMEOUT_SECS: u64 = 30;
+/// Default bound, in seconds, on what an HTTP client can add to the drain (as Go's
+/// `http.Server.Shutdown` gives new connections).
+pub const DEFAULT_HTTP_SHUTDOWN_GRACE_SECS: u64 = 5;
+/// Default `Retry-After`, in seconds, of the 503 answers of an HTTP server's drain.
+pub const DEFAULT_HTTP_RETRY_AFTER_SECS: u64 = 1;
+/// Largest allowed HTTP timeout or grace (and `Retry-After`): one hour, in seconds.
+pub const MAX_HTTP_TIMEOUT_SECS: u64 = 3_600;
+/// Default limit of open HTTP connections.
+pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 4_096;
+/// Largest allowed limit of open HTTP connections.
+pub const MAX_HTTP_CONNECTIONS: usize = 1 << 20;
+/// Default limit of an HTTP request body: 2 MiB (axum's default body limit).
+pub const DEFAULT_HTTP_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
+/// Largest allowed limit of an HTTP request body: 1 GiB.
+pub const MAX_HTTP_BODY_BYTES: u64 = 1024 * 1024 * 1024;
+/// Default limit of an HTTP request line and headers together: 64 KiB.
+pub const DEFAULT_HTTP_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Smallest allowed limit of an HTTP request line and headers: 1 KiB.
+pub const MIN_HTTP_HEADER_BYTES: usize = 1024;
+/// Largest allowed limit of an HTTP request line and headers: 256 KiB (the server's read
+/// buffer must hold the whole head).
+pub const MAX_HTTP_HEADER_BYTES: usize = 256 * 1024;
+
 /// Default status-server and HTTP host.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
 /// Default application HTTP port.
@@ -62,8 +93,9 @@ pub(crate) fn available_cores() -> usize {
 }
 
 /// A byte count in the largest binary unit that divides it: `2 MiB`, `128 KiB`, `1000 B`.
-pub(crate) fn in_binary_units(bytes: usize) -> String {
-    const UNITS: [(usize, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+pub(crate) fn in_binary_units(bytes: impl TryInto<u64>) -> String {
+    let bytes: u64 = bytes.try_into().unwrap_or(u64::MAX);
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (size, unit) in UNITS {
         if bytes >= size && bytes % size == 0 {
             return format!("{} {unit}", bytes / size);

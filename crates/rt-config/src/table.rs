@@ -251,6 +251,121 @@ macro_rules! key_table {
                 setter: u16,
                 about: "Port of the application's own request listener.",
             }
+            /// In seconds. Default
+            /// [`DEFAULT_HTTP_HEADER_READ_TIMEOUT_SECS`](crate::DEFAULT_HTTP_HEADER_READ_TIMEOUT_SECS), at
+            /// most [`MAX_HTTP_TIMEOUT_SECS`](crate::MAX_HTTP_TIMEOUT_SECS).
+            http_header_read_timeout_secs: u64 {
+                env: "DYN_HTTP_HEADER_READ_TIMEOUT_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_HTTP_HEADER_READ_TIMEOUT_SECS,
+                rule: range(1, MAX_HTTP_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "HTTP edge: time from accept (or a kept-alive request's first byte) to a complete request head.",
+            }
+            /// In seconds. Default
+            /// [`DEFAULT_HTTP_BODY_READ_TIMEOUT_SECS`](crate::DEFAULT_HTTP_BODY_READ_TIMEOUT_SECS), at
+            /// most [`MAX_HTTP_TIMEOUT_SECS`](crate::MAX_HTTP_TIMEOUT_SECS).
+            http_body_read_timeout_secs: u64 {
+                env: "DYN_HTTP_BODY_READ_TIMEOUT_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_HTTP_BODY_READ_TIMEOUT_SECS,
+                rule: range(1, MAX_HTTP_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "HTTP edge: time to receive a request body, counted from its head.",
+            }
+            /// In seconds. Default
+            /// [`DEFAULT_HTTP_IDLE_TIMEOUT_SECS`](crate::DEFAULT_HTTP_IDLE_TIMEOUT_SECS), at
+            /// most [`MAX_HTTP_TIMEOUT_SECS`](crate::MAX_HTTP_TIMEOUT_SECS).
+            http_idle_timeout_secs: u64 {
+                env: "DYN_HTTP_IDLE_TIMEOUT_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_HTTP_IDLE_TIMEOUT_SECS,
+                rule: range(1, MAX_HTTP_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "HTTP edge: time a kept-alive connection may wait for its next request.",
+            }
+            /// In seconds. Default
+            /// [`DEFAULT_HTTP_WRITE_TIMEOUT_SECS`](crate::DEFAULT_HTTP_WRITE_TIMEOUT_SECS), at
+            /// most [`MAX_HTTP_TIMEOUT_SECS`](crate::MAX_HTTP_TIMEOUT_SECS).
+            http_write_timeout_secs: u64 {
+                env: "DYN_HTTP_WRITE_TIMEOUT_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_HTTP_WRITE_TIMEOUT_SECS,
+                rule: range(1, MAX_HTTP_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "HTTP edge: time a write may make no progress (the client does not read).",
+            }
+            /// In seconds. Default
+            /// [`DEFAULT_HTTP_SHUTDOWN_GRACE_SECS`](crate::DEFAULT_HTTP_SHUTDOWN_GRACE_SECS), at
+            /// most [`MAX_HTTP_TIMEOUT_SECS`](crate::MAX_HTTP_TIMEOUT_SECS).
+            http_shutdown_grace_secs: u64 {
+                env: "DYN_HTTP_SHUTDOWN_GRACE_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_HTTP_SHUTDOWN_GRACE_SECS,
+                rule: range(1, MAX_HTTP_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "HTTP edge: once the drain has started, the most any client can add to it.",
+            }
+            /// Default [`DEFAULT_HTTP_MAX_CONNECTIONS`](crate::DEFAULT_HTTP_MAX_CONNECTIONS), at most
+            /// [`MAX_HTTP_CONNECTIONS`](crate::MAX_HTTP_CONNECTIONS).
+            http_max_connections: usize {
+                env: "DYN_HTTP_MAX_CONNECTIONS",
+                ty: "integer",
+                default: DEFAULT_HTTP_MAX_CONNECTIONS,
+                rule: range(1, MAX_HTTP_CONNECTIONS),
+                parse: number,
+                setter: usize,
+                about: "HTTP edge: open connections at most; at the limit accepting pauses.",
+            }
+            /// In bytes. Default [`DEFAULT_HTTP_MAX_BODY_BYTES`](crate::DEFAULT_HTTP_MAX_BODY_BYTES),
+            /// at most [`MAX_HTTP_BODY_BYTES`](crate::MAX_HTTP_BODY_BYTES).
+            http_max_body_bytes: u64 {
+                env: "DYN_HTTP_MAX_BODY_BYTES",
+                ty: "integer (bytes) or string with KiB/MiB/GiB suffix",
+                default: DEFAULT_HTTP_MAX_BODY_BYTES,
+                shown: format!(
+                    "{DEFAULT_HTTP_MAX_BODY_BYTES} ({})",
+                    in_binary_units(DEFAULT_HTTP_MAX_BODY_BYTES)
+                ),
+                rule: range(1, MAX_HTTP_BODY_BYTES),
+                parse: byte_size,
+                setter: u64,
+                about: "HTTP edge: request body bytes at most; a larger body is answered 413.",
+            }
+            /// In bytes. Default
+            /// [`DEFAULT_HTTP_MAX_HEADER_BYTES`](crate::DEFAULT_HTTP_MAX_HEADER_BYTES), from
+            /// [`MIN_HTTP_HEADER_BYTES`](crate::MIN_HTTP_HEADER_BYTES) to
+            /// [`MAX_HTTP_HEADER_BYTES`](crate::MAX_HTTP_HEADER_BYTES).
+            http_max_header_bytes: usize {
+                env: "DYN_HTTP_MAX_HEADER_BYTES",
+                ty: "integer (bytes) or string with KiB/MiB/GiB suffix",
+                default: DEFAULT_HTTP_MAX_HEADER_BYTES,
+                shown: format!(
+                    "{DEFAULT_HTTP_MAX_HEADER_BYTES} ({})",
+                    in_binary_units(DEFAULT_HTTP_MAX_HEADER_BYTES)
+                ),
+                rule: range(MIN_HTTP_HEADER_BYTES, MAX_HTTP_HEADER_BYTES),
+                parse: byte_size,
+                setter: usize,
+                about: "HTTP edge: request line and header bytes at most; more is answered 431.",
+            }
+            /// In seconds. Default
+            /// [`DEFAULT_HTTP_RETRY_AFTER_SECS`](crate::DEFAULT_HTTP_RETRY_AFTER_SECS), at most
+            /// [`MAX_HTTP_TIMEOUT_SECS`](crate::MAX_HTTP_TIMEOUT_SECS).
+            http_retry_after_secs: u64 {
+                env: "DYN_HTTP_RETRY_AFTER_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_HTTP_RETRY_AFTER_SECS,
+                rule: range(1, MAX_HTTP_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "HTTP edge: the Retry-After of the 503 answers during the drain.",
+            }
         }
     };
 }

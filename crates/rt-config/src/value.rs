@@ -63,9 +63,14 @@ pub(crate) fn optional_number<T: TryFrom<u64>>(
     optional(raw, none_word, |r| narrow(uint(r)?))
 }
 
+/// A size in bytes (see [`bytes`]) of the field's type.
+pub(crate) fn byte_size<T: TryFrom<u64>>(raw: &Raw, _none_word: Option<&str>) -> Result<T, String> {
+    narrow(bytes(raw)?)
+}
+
 /// A size in bytes (see [`bytes`]), or `none_word` for `None`.
 pub(crate) fn optional_bytes(raw: &Raw, none_word: Option<&str>) -> Result<Option<usize>, String> {
-    optional(raw, none_word, bytes)
+    optional(raw, none_word, |r| narrow(bytes(r)?))
 }
 
 /// A string.
@@ -139,10 +144,10 @@ fn narrow<T: TryFrom<u64>>(v: u64) -> Result<T, String> {
 
 /// Bytes, either a whole number or a string with a binary suffix: `512KiB`, `2MiB`, `1GiB`
 /// (also `K`, `M`, `G`, `KB`, `MB`, `GB`, meaning the same powers of 1024).
-fn bytes(raw: &Raw) -> Result<usize, String> {
+fn bytes(raw: &Raw) -> Result<u64, String> {
     let text = match raw {
         Raw::Text(s) | Raw::Str(s) => s.trim(),
-        Raw::Int(_) => return narrow(uint(raw)?),
+        Raw::Int(_) => return uint(raw),
         other => return Err(type_problem(other, "a size in bytes")),
     };
     let split = text
@@ -164,10 +169,8 @@ fn bytes(raw: &Raw) -> Result<usize, String> {
     let n: u64 = number.parse().map_err(|_| {
         "not a size: use a whole number of bytes or a KiB/MiB/GiB suffix".to_string()
     })?;
-    narrow(
-        n.checked_mul(multiplier)
-            .ok_or_else(|| "the number is too large".to_string())?,
-    )
+    n.checked_mul(multiplier)
+        .ok_or_else(|| "the number is too large".to_string())
 }
 
 /// `true`/`false` in TOML; in text also 1/0, yes/no, on/off.

@@ -315,6 +315,40 @@ fn table() -> Vec<Case> {
                 "0 to 1000",
             ],
         ),
+        case(
+            "HTTP shutdown grace of 0 (variable)",
+            &[],
+            &[("DYN_HTTP_SHUTDOWN_GRACE_SECS", "0")],
+            &[
+                "`http_shutdown_grace_secs`",
+                "value 0 ",
+                "environment variable DYN_HTTP_SHUTDOWN_GRACE_SECS",
+                "out of range",
+                "from 1 to 3600",
+            ],
+        ),
+        case(
+            "HTTP header limit below 1 KiB (file, with a suffix)",
+            &[("a.toml", "http_max_header_bytes = \"512B\"\n")],
+            &[],
+            &[
+                "`http_max_header_bytes`",
+                "value 512 ",
+                "file {dir}/a.toml",
+                "from 1024 to 262144",
+            ],
+        ),
+        case(
+            "HTTP body limit that is not a size (variable)",
+            &[],
+            &[("DYN_HTTP_MAX_BODY_BYTES", "2 parsecs")],
+            &[
+                "`http_max_body_bytes`",
+                "\"2 parsecs\"",
+                "environment variable DYN_HTTP_MAX_BODY_BYTES",
+                "KiB/MiB/GiB suffix",
+            ],
+        ),
     ];
     #[cfg(unix)]
     cases.push(Case {
