@@ -18,6 +18,7 @@
 //!     r#"{"demo": {"a_ns": 1.500, "n": 100.000}}"#
 //! );
 //! ```
+#![forbid(unsafe_code)]
 
 use std::io::Write;
 

@@ -78,6 +78,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let total = all.len();
     let started = Instant::now();
     let mut tally = Tally::default();
+    eprintln!("==> [tidy] file circles, unsafe code");
+    crate::tidy::run(&[])?;
     for (i, mut s) in all.into_iter().enumerate() {
         eprintln!("==> [{}/{}] {}", i + 1, total, s.name);
         let t = Instant::now();

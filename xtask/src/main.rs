@@ -6,15 +6,20 @@
 //!   `target/xtask/bench-summary.json`.
 //! * `cargo xtask demo [driver args]`: builds the demo service in release mode, loads it,
 //!   sends SIGTERM with requests in flight and prints what the shutdown did.
+//! * `cargo xtask tidy`: layout rules the compiler does not check (no file circles, no
+//!   unsafe code); also the first step of `ci`.
+
+#![forbid(unsafe_code)]
 
 use std::process::{Command, ExitCode};
 
 mod bench;
 mod ci;
 mod demo;
+mod tidy;
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n  bench   benchmarks + target/xtask/bench-summary.json (--quick: under 2 minutes)\n  demo    build the demo service, load it, SIGTERM it mid-flight, print the shutdown table\n"
+    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n  bench   benchmarks + target/xtask/bench-summary.json (--quick: under 2 minutes)\n  demo    build the demo service, load it, SIGTERM it mid-flight, print the shutdown table\n  tidy    no file circles inside a crate, forbid(unsafe_code) everywhere\n"
 }
 
 fn main() -> ExitCode {
@@ -28,6 +33,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "bench" => bench::run(rest),
         "demo" => demo::run(rest),
+        "tidy" => tidy::run(rest),
         "help" | "--help" | "-h" => {
             print!("{}", usage());
             Ok(())
