@@ -1,7 +1,8 @@
-//! [`RuntimeError`]: the crate's one error type.
+//! [`RuntimeError`]: the crate's one error type, with [`NotAcceptingReason`] and [`BoxError`].
 
-use crate::endpoint::NotAcceptingReason;
-use crate::registry::{ComponentKind, ComponentState};
+use std::fmt;
+
+use crate::component::{ComponentKind, ComponentState};
 
 /// A boxed error, the error type an application hands back to a [`Worker`](crate::Worker).
 ///
@@ -120,5 +121,27 @@ pub enum RuntimeError {
     },
 }
 
-// Imported from here by endpoint.rs and worker.rs; the helper itself is private to unwind.rs.
-pub(crate) use crate::unwind::panic_message;
+/// Why [`EndpointContext::begin_request`](crate::EndpointContext::begin_request) refused a
+/// request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotAcceptingReason {
+    /// The runtime's shutdown has started (phase 1): no endpoint accepts new requests.
+    ShutdownStarted,
+    /// This endpoint was stopped ([`EndpointHandle::stop`](crate::EndpointHandle::stop)) or its
+    /// future has returned.
+    EndpointStopped,
+}
+
+impl fmt::Display for NotAcceptingReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NotAcceptingReason::ShutdownStarted => {
+                "the process is shutting down (phase 1 started); send the request to another instance"
+            }
+            NotAcceptingReason::EndpointStopped => {
+                "the endpoint has stopped; start it again or send the request elsewhere"
+            }
+        })
+    }
+}

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rt_core::config::RuntimeConfig;
-use rt_core::endpoint::NotAcceptingReason;
-use rt_core::{ComponentKind, ComponentState, EndpointHandle, Runtime, RuntimeError};
+use rt_core::registry::{ComponentKind, ComponentState};
+use rt_core::{EndpointHandle, NotAcceptingReason, Runtime, RuntimeError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -312,7 +312,7 @@ async fn stopping_one_endpoint_drains_it_alone() {
     assert_eq!(done.load(Ordering::SeqCst), 1);
     assert_eq!(b.state(), ComponentState::Running);
     assert_eq!(rt.graceful_shutdown_tracker().get_count(), 1);
-    assert!(!rt.is_shutdown_started());
+    assert!(!rt.shutdown_coordinator().is_shutdown_started());
 }
 
 #[tokio::test(start_paused = true)]
