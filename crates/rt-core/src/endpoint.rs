@@ -28,6 +28,12 @@ struct Shared {
 }
 
 impl Shared {
+    /// Closes the counter first, so that no request is admitted once the token is cancelled.
+    fn stop(&self) {
+        self.in_flight.close();
+        self.token.cancel();
+    }
+
     /// Why a request was refused; computed only on a refusal.
     fn refusal(&self) -> NotAcceptingReason {
         if self.coordinator.is_shutdown_started() {
@@ -297,6 +303,13 @@ impl EndpointContext {
         self.shared.token.cancelled().await;
     }
 
+    /// Stops this endpoint from inside, as [`EndpointHandle::stop`] does from outside: new
+    /// requests are refused from the moment this returns, then the token is cancelled and the
+    /// endpoint drains. Idempotent; returns at once.
+    pub fn stop(&self) {
+        self.shared.stop();
+    }
+
     /// Whether a request would be accepted now.
     pub fn is_accepting(&self) -> bool {
         !self.shared.in_flight.is_closed()
@@ -394,8 +407,7 @@ impl EndpointHandle {
     /// the moment this returns (the endpoint's counter is closed, then its token cancelled).
     /// Idempotent; returns at once.
     pub fn stop(&self) {
-        self.shared.in_flight.close();
-        self.shared.token.cancel();
+        self.shared.stop();
     }
 
     /// Waits until the endpoint has drained and stopped or failed.
