@@ -15,9 +15,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum RuntimeError {
     /// The configuration did not load or validate; the message names the key, the value and
-    /// where it came from.
+    /// where it came from. Boxed, so that `Result<T, RuntimeError>` stays small.
     #[error(transparent)]
-    Config(#[from] rt_config::ConfigError),
+    Config(Box<rt_config::ConfigError>),
     /// The operating system refused to start a tokio runtime's threads.
     #[error(
         "could not build the {which} tokio runtime: {source}; lower num_worker_threads or \
@@ -36,9 +36,10 @@ pub enum RuntimeError {
          Worker::from_current inside a tokio runtime, or build one with Runtime::from_settings"
     )]
     NoCurrentRuntime,
-    /// A CPU job failed: it panicked (the pool keeps working) or was discarded.
+    /// A CPU job failed: it panicked (the pool keeps working) or was discarded. Boxed, so that
+    /// `Result<T, RuntimeError>` stays small.
     #[error(transparent)]
-    Compute(#[from] rt_compute::ComputeError),
+    Compute(Box<rt_compute::ComputeError>),
     /// The shutdown layer refused something.
     #[error(transparent)]
     Shutdown(#[from] rt_shutdown::ShutdownError),
@@ -119,6 +120,18 @@ pub enum RuntimeError {
         /// The refused target state.
         to: ComponentState,
     },
+}
+
+impl From<rt_config::ConfigError> for RuntimeError {
+    fn from(error: rt_config::ConfigError) -> Self {
+        RuntimeError::Config(Box::new(error))
+    }
+}
+
+impl From<rt_compute::ComputeError> for RuntimeError {
+    fn from(error: rt_compute::ComputeError) -> Self {
+        RuntimeError::Compute(Box::new(error))
+    }
 }
 
 /// Why [`EndpointContext::begin_request`](crate::EndpointContext::begin_request) refused a
