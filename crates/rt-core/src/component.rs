@@ -49,7 +49,7 @@ pub enum ComponentState {
     Draining,
     /// Done, cleanly. Final.
     Stopped,
-    /// Done, with an error (see [`ComponentSnapshot::error`]). Final.
+    /// Done, with an error (see [`ComponentSnapshot::error`](crate::registry::ComponentSnapshot::error)). Final.
     Failed,
 }
 
