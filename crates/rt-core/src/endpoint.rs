@@ -1,167 +1,140 @@
-//! Endpoints: request-serving components that take part in the graceful shutdown.
-//!
-//! [`Runtime::endpoint`] names an endpoint, [`EndpointBuilder::start`] runs it on the primary
-//! runtime. Starting one:
-//!
-//! 1. registers it in the [registry](crate::registry) (state `running`; a second live endpoint of
-//!    the same name is refused);
-//! 2. for a *graceful* endpoint (the default), registers it in the
-//!    [graceful-shutdown tracker](crate::shutdown::GracefulShutdownTracker), so that phase 2
-//!    of the shutdown waits for it;
-//! 3. calls the closure with an [`EndpointContext`], which carries the endpoint's child token
-//!    and hands out one [`InFlightGuard`] per request.
-//!
-//! When the token is cancelled (phase 1 of the shutdown, or [`EndpointHandle::stop`]), the
-//! endpoint moves to `draining`: [`EndpointContext::begin_request`] refuses new requests, the
-//! closure's future is expected to return (it should watch [`EndpointContext::cancelled`]), and
-//! the requests in flight finish. Only when the future has returned **and** every guard is
-//! dropped does the endpoint release its tracker registration and become `stopped` (or
-//! `failed`, if the future returned an error or panicked). Guards are RAII: a request task that
-//! panics or is aborted releases its guard too, so a failing endpoint cannot hold up the
-//! shutdown past the requests that are really still running.
-//!
-//! A non-graceful endpoint (`graceful_shutdown(false)`) goes through the same states but is not
-//! in the tracker: phase 2 does not wait for it, and its requests still running at phase 3 are
-//! cut off with the runtime.
-//!
-//! ```
-//! use rt_core::{Runtime, RuntimeError};
-//! use rt_core::config::RuntimeConfig;
-//! use rt_core::registry::ComponentState;
-//! use tokio::sync::{mpsc, oneshot};
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = RuntimeConfig::builder().num_worker_threads(2).compute_threads(0).build()?;
-//! let runtime = Runtime::from_config(config)?;
-//! let rt = runtime.clone();
-//! runtime.primary().block_on(async move {
-//!     let (tx, mut rx) = mpsc::channel::<(u32, oneshot::Sender<u32>)>(16);
-//!     let endpoint = rt.endpoint("double").start(|ctx| async move {
-//!         loop {
-//!             let (n, reply) = tokio::select! {
-//!                 _ = ctx.cancelled() => break,           // phase 1: stop accepting
-//!                 request = rx.recv() => match request { Some(r) => r, None => break },
-//!             };
-//!             let guard = ctx.begin_request()?;           // counted as in flight
-//!             tokio::spawn(async move {
-//!                 let _guard = guard;                     // released when the reply is sent
-//!                 let _ = reply.send(n * 2);
-//!             });
-//!         }
-//!         Ok::<(), RuntimeError>(())
-//!     })?;
-//!     let (reply, answer) = oneshot::channel();
-//!     tx.send((21, reply)).await?;
-//!     assert_eq!(answer.await?, 42);
-//!     let report = rt.shutdown_and_wait(None).await;      // waits for the endpoint's drain
-//!     assert!(report.is_clean(), "{report}");
-//!     assert_eq!(endpoint.state(), ComponentState::Stopped);
-//!     Ok::<(), Box<dyn std::error::Error>>(())
-//! })
-//! # }
-//! ```
+//! Endpoints: request-serving components that take part in the graceful shutdown (see
+//! [`EndpointBuilder`]).
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::Notify;
+use rt_shutdown::{GracefulTaskGuard, InFlight, InFlightGuard, ShutdownCoordinator};
+use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{panic_message, BoxError, RuntimeError};
-use crate::registry::{ComponentKind, ComponentState, Entry};
-use crate::Runtime;
+use crate::component::{ComponentKind, ComponentState};
+use crate::error::{BoxError, NotAcceptingReason, RuntimeError};
+use crate::registry::{Entry, Registry};
+use crate::unwind::panic_message;
 
-/// Why [`EndpointContext::begin_request`] refused a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum NotAcceptingReason {
-    /// The runtime's shutdown has started (phase 1): no endpoint accepts new requests.
-    ShutdownStarted,
-    /// This endpoint was stopped ([`EndpointHandle::stop`]) or its future has returned.
-    EndpointStopped,
-}
-
-impl fmt::Display for NotAcceptingReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            NotAcceptingReason::ShutdownStarted => {
-                "the process is shutting down (phase 1 started); send the request to another instance"
-            }
-            NotAcceptingReason::EndpointStopped => {
-                "the endpoint has stopped; start it again or send the request elsewhere"
-            }
-        })
-    }
-}
-
-/// What an endpoint, its context, its guards and its handle share.
+/// What an endpoint, its context and its handle share.
 struct Shared {
     entry: Arc<Entry>,
     /// The endpoint's own token: a child of the runtime's endpoint-shutdown token.
     token: CancellationToken,
-    /// The runtime's endpoint-shutdown token (to tell "shutdown" from "stopped").
-    shutdown_token: CancellationToken,
-    /// Set once the endpoint's future has returned: no request is accepted any more.
-    closed: AtomicBool,
-    /// Woken when the in-flight count drops to zero.
-    drained: Notify,
+    /// The endpoint's one drain counter (the registry entry reads the same one).
+    in_flight: InFlight,
+    /// To tell "shutdown" from "stopped" when a request is refused.
+    coordinator: ShutdownCoordinator,
     graceful: bool,
 }
 
 impl Shared {
-    fn in_flight(&self) -> usize {
-        self.entry.in_flight().load(Ordering::SeqCst)
+    /// Closes the counter first, so that no request is admitted once the token is cancelled.
+    fn stop(&self) {
+        self.in_flight.close();
+        self.token.cancel();
     }
 
-    fn refusal(&self) -> Option<NotAcceptingReason> {
-        if self.shutdown_token.is_cancelled() {
-            Some(NotAcceptingReason::ShutdownStarted)
-        } else if self.token.is_cancelled() || self.closed.load(Ordering::SeqCst) {
-            Some(NotAcceptingReason::EndpointStopped)
+    /// Why a request was refused; computed only on a refusal.
+    fn refusal(&self) -> NotAcceptingReason {
+        if self.coordinator.is_shutdown_started() {
+            NotAcceptingReason::ShutdownStarted
         } else {
-            None
-        }
-    }
-
-    fn release(&self) {
-        if self.entry.in_flight().fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.drained.notify_waiters();
-        }
-    }
-
-    /// Resolves once no request is in flight.
-    async fn wait_drained(&self) {
-        loop {
-            let notified = self.drained.notified();
-            tokio::pin!(notified);
-            // Register interest before reading the count, so that a release in between is
-            // not missed.
-            notified.as_mut().enable();
-            if self.in_flight() == 0 {
-                return;
-            }
-            notified.await;
+            NotAcceptingReason::EndpointStopped
         }
     }
 }
 
-/// Configures an endpoint before it starts; made by [`Runtime::endpoint`].
+/// Configures an endpoint before it starts; made by [`Runtime::endpoint`](crate::Runtime::endpoint).
+///
+/// Endpoints are request-serving components that take part in the graceful shutdown.
+/// [`Runtime::endpoint`](crate::Runtime::endpoint) names one, [`start`](Self::start) runs it on
+/// the primary runtime. Starting one:
+///
+/// 1. registers it in the [registry](crate::registry) (state `running`; a second live endpoint of
+///    the same name is refused);
+/// 2. for a *graceful* endpoint (the default), registers it in the
+///    [graceful-shutdown tracker](crate::shutdown::GracefulShutdownTracker), so that phase 2
+///    of the shutdown waits for it;
+/// 3. calls the closure with an [`EndpointContext`], which carries the endpoint's child token
+///    and hands out one [`InFlightGuard`] per request.
+///
+/// Each endpoint owns one drain counter, an [`InFlight`](crate::shutdown::InFlight): every
+/// request is counted once, there, and the registry's snapshot reads the same number. Phase 1
+/// of the shutdown closes it synchronously (before [`Runtime::shutdown`](crate::Runtime::shutdown)
+/// returns), and so does [`EndpointHandle::stop`]; then the endpoint's token is cancelled and
+/// the endpoint moves to `draining`: [`EndpointContext::begin_request`] refuses new requests, the
+/// closure's future is expected to return (it should watch [`EndpointContext::cancelled`]), and
+/// the requests in flight finish. Only when the future has returned **and** every guard is
+/// dropped does the endpoint release its tracker registration and become `stopped` (or
+/// `failed`, if the future returned an error or panicked). Guards are RAII: a request task that
+/// panics or is aborted releases its guard too, so a failing endpoint cannot hold up the
+/// shutdown past the requests that are really still running. A server closes its listener on
+/// the same drain, [`EndpointContext::drained`], and keeps no count of its own.
+///
+/// A non-graceful endpoint (`graceful_shutdown(false)`) goes through the same states but is not
+/// in the tracker: phase 2 does not wait for it, and its requests still running at phase 3 are
+/// cut off with the runtime.
+///
+/// ```
+/// use rt_core::{Runtime, RuntimeError};
+/// use rt_core::config::RuntimeConfig;
+/// use rt_core::registry::ComponentState;
+/// use tokio::sync::{mpsc, oneshot};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = RuntimeConfig::builder().num_worker_threads(2).compute_threads(0).build()?;
+/// let runtime = Runtime::from_config(config)?;
+/// let rt = runtime.clone();
+/// runtime.primary().block_on(async move {
+///     let (tx, mut rx) = mpsc::channel::<(u32, oneshot::Sender<u32>)>(16);
+///     let endpoint = rt.endpoint("double").start(|ctx| async move {
+///         loop {
+///             let (n, reply) = tokio::select! {
+///                 _ = ctx.cancelled() => break,           // phase 1: stop accepting
+///                 request = rx.recv() => match request { Some(r) => r, None => break },
+///             };
+///             let guard = ctx.begin_request()?;           // counted as in flight
+///             tokio::spawn(async move {
+///                 let _guard = guard;                     // released when the reply is sent
+///                 let _ = reply.send(n * 2);
+///             });
+///         }
+///         Ok::<(), RuntimeError>(())
+///     })?;
+///     let (reply, answer) = oneshot::channel();
+///     tx.send((21, reply)).await?;
+///     assert_eq!(answer.await?, 42);
+///     let report = rt.shutdown_and_wait(None).await;      // waits for the endpoint's drain
+///     assert!(report.is_clean(), "{report}");
+///     assert_eq!(endpoint.state(), ComponentState::Stopped);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })
+/// # }
+/// ```
 #[must_use = "an endpoint does nothing until `start` is called"]
 pub struct EndpointBuilder {
-    runtime: Runtime,
     name: String,
     graceful: bool,
+    primary: Handle,
+    coordinator: ShutdownCoordinator,
+    registry: Arc<Registry>,
 }
 
 impl EndpointBuilder {
-    pub(crate) fn new(runtime: Runtime, name: String) -> Self {
+    /// A builder for an endpoint named `name`, spawned on `primary`, shut down by
+    /// `coordinator`, registered in `registry` (the parts of a runtime it needs).
+    pub(crate) fn new(
+        name: String,
+        primary: Handle,
+        coordinator: ShutdownCoordinator,
+        registry: Arc<Registry>,
+    ) -> Self {
         Self {
-            runtime,
             name,
             graceful: true,
+            primary,
+            coordinator,
+            registry,
         }
     }
 
@@ -193,41 +166,46 @@ impl EndpointBuilder {
         E: Into<BoxError> + 'static,
     {
         let EndpointBuilder {
-            runtime,
             name,
             graceful,
+            primary,
+            coordinator,
+            registry,
         } = self;
-        let shutdown_token = runtime.shutdown_coordinator().endpoint_token();
-        if shutdown_token.is_cancelled() {
-            return Err(RuntimeError::ShuttingDown {
-                what: format!("starting endpoint `{name}`"),
-            });
+        let shutting_down = || RuntimeError::ShuttingDown {
+            what: format!("starting endpoint `{name}`"),
+        };
+        if coordinator.is_shutdown_started() {
+            return Err(shutting_down());
         }
-        let entry = runtime
-            .registry()
-            .insert(name.clone(), ComponentKind::Endpoint)?;
+        let in_flight = InFlight::new();
+        let entry = registry.insert(
+            name.clone(),
+            ComponentKind::Endpoint,
+            Some(in_flight.clone()),
+        )?;
         let tracker_guard = if graceful {
-            match runtime
-                .graceful_shutdown_tracker()
+            match coordinator
+                .tracker()
                 .register_task(format!("endpoint {name}"))
             {
                 Ok(guard) => Some(guard),
                 Err(e) => {
                     let _ = entry.fail(format!("not started: {e}"));
-                    return Err(RuntimeError::ShuttingDown {
-                        what: format!("starting endpoint `{name}`"),
-                    });
+                    return Err(shutting_down());
                 }
             }
         } else {
             None
         };
+        // Closed in phase 1 before the endpoint token is cancelled, or at once if the shutdown
+        // started since the check above (the token below is then born cancelled too).
+        coordinator.close_on_shutdown(in_flight.clone());
         let shared = Arc::new(Shared {
             entry,
-            token: runtime.child_token(),
-            shutdown_token,
-            closed: AtomicBool::new(false),
-            drained: Notify::new(),
+            token: coordinator.child_token(),
+            in_flight,
+            coordinator,
             graceful,
         });
         let ctx = EndpointContext {
@@ -237,8 +215,6 @@ impl EndpointBuilder {
         // Registered -> Running cannot fail: the entry is new and nobody else holds it.
         let _ = shared.entry.transition(ComponentState::Running);
         tracing::info!(endpoint = %name, graceful, "endpoint running");
-        let primary = runtime.primary();
-        drop(runtime);
         let user = primary.spawn(async move { future.await.map_err(Into::into) });
         let supervisor = primary.spawn(supervise(Arc::clone(&shared), user, tracker_guard));
         Ok(EndpointHandle { shared, supervisor })
@@ -258,23 +234,25 @@ impl fmt::Debug for EndpointBuilder {
 async fn supervise(
     shared: Arc<Shared>,
     mut user: JoinHandle<Result<(), BoxError>>,
-    tracker_guard: Option<rt_shutdown::GracefulTaskGuard>,
+    tracker_guard: Option<GracefulTaskGuard>,
 ) -> Result<(), RuntimeError> {
     let name = shared.entry.name().to_owned();
     let result = tokio::select! {
         biased;
         result = &mut user => result,
         () = shared.token.cancelled() => {
+            // Already closed by phase 1 or `stop`; not when only a parent token was cancelled.
+            shared.in_flight.close();
             let _ = shared.entry.transition(ComponentState::Draining);
-            tracing::info!(endpoint = %name, in_flight = shared.in_flight(), "endpoint draining");
+            tracing::info!(endpoint = %name, in_flight = shared.in_flight.count(), "endpoint draining");
             user.await
         }
     };
-    shared.closed.store(true, Ordering::SeqCst);
+    shared.in_flight.close();
     if shared.entry.state() == ComponentState::Running {
         let _ = shared.entry.transition(ComponentState::Draining);
     }
-    shared.wait_drained().await;
+    shared.in_flight.drained().await;
     let outcome = match result {
         Ok(Ok(())) => {
             let _ = shared.entry.transition(ComponentState::Stopped);
@@ -315,46 +293,70 @@ impl EndpointContext {
         self.shared.token.clone()
     }
 
-    /// Resolves when the endpoint must stop accepting. Cancel-safe.
+    /// Resolves when the endpoint must stop accepting.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: it only waits on the endpoint's token, so dropping the
+    /// future loses nothing, and a new call waits afresh (or returns at once).
     pub async fn cancelled(&self) {
         self.shared.token.cancelled().await;
     }
 
+    /// Stops this endpoint from inside, as [`EndpointHandle::stop`] does from outside: new
+    /// requests are refused from the moment this returns, then the token is cancelled and the
+    /// endpoint drains. Idempotent; returns at once.
+    pub fn stop(&self) {
+        self.shared.stop();
+    }
+
     /// Whether a request would be accepted now.
     pub fn is_accepting(&self) -> bool {
-        self.shared.refusal().is_none()
+        !self.shared.in_flight.is_closed()
     }
 
     /// Counts one request as in flight until the returned guard is dropped (also on panic
     /// and abort of the task holding it).
+    ///
+    /// One atomic read-modify-write ([`InFlight::try_enter`](crate::shutdown::InFlight::try_enter)):
+    /// a request admitted here is one the endpoint's drain waits for, a request refused here
+    /// is not counted. Refused from the moment [`Runtime::shutdown`](crate::Runtime::shutdown)
+    /// (or a signal's shutdown) or [`EndpointHandle::stop`] returned, and once the endpoint's
+    /// future has returned.
     ///
     /// # Errors
     ///
     /// [`RuntimeError::NotAccepting`] once the shutdown has started (phase 1) or the endpoint
     /// has stopped; the request was not counted and should be refused to its client.
     pub fn begin_request(&self) -> Result<InFlightGuard, RuntimeError> {
-        let refuse = |reason| RuntimeError::NotAccepting {
-            endpoint: self.name().to_owned(),
-            reason,
-        };
-        if let Some(reason) = self.shared.refusal() {
-            return Err(refuse(reason));
-        }
-        // Count first, then check again: either the supervisor sees this request in its
-        // drain wait, or we see that it closed and back out.
-        self.shared.entry.in_flight().fetch_add(1, Ordering::SeqCst);
-        if let Some(reason) = self.shared.refusal() {
-            self.shared.release();
-            return Err(refuse(reason));
-        }
-        Ok(InFlightGuard {
-            shared: Arc::clone(&self.shared),
-        })
+        self.shared
+            .in_flight
+            .try_enter()
+            .ok_or_else(|| RuntimeError::NotAccepting {
+                endpoint: self.name().to_owned(),
+                reason: self.shared.refusal(),
+            })
     }
 
     /// Requests in flight now.
     pub fn in_flight(&self) -> usize {
-        self.shared.in_flight()
+        self.shared.in_flight.count()
+    }
+
+    /// Resolves once the endpoint has stopped accepting **and** no request is in flight: the
+    /// endpoint's own drain ([`InFlight::drained`](crate::shutdown::InFlight::drained)). A
+    /// server keeps accepting connections (answering new requests with a refusal) until this
+    /// resolves, then closes its listener; it needs no count of its own.
+    ///
+    /// Before the endpoint stops accepting this does not resolve, however idle it is, so a
+    /// server may select on it for its whole life.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future loses nothing, and a new call waits
+    /// afresh (or returns at once once the drain is over).
+    pub async fn drained(&self) {
+        self.shared.in_flight.drained().await;
     }
 }
 
@@ -364,34 +366,6 @@ impl fmt::Debug for EndpointContext {
             .field("name", &self.name())
             .field("accepting", &self.is_accepting())
             .field("in_flight", &self.in_flight())
-            .finish()
-    }
-}
-
-/// One request in flight on an endpoint; dropping it ends the request. `Send`, so it can move
-/// into the task that serves the request.
-#[must_use = "the request counts as in flight only while the guard is held"]
-pub struct InFlightGuard {
-    shared: Arc<Shared>,
-}
-
-impl InFlightGuard {
-    /// The endpoint's name.
-    pub fn endpoint(&self) -> &str {
-        self.shared.entry.name()
-    }
-}
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        self.shared.release();
-    }
-}
-
-impl fmt::Debug for InFlightGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InFlightGuard")
-            .field("endpoint", &self.endpoint())
             .finish()
     }
 }
@@ -416,7 +390,7 @@ impl EndpointHandle {
 
     /// Requests in flight now.
     pub fn in_flight(&self) -> usize {
-        self.shared.in_flight()
+        self.shared.in_flight.count()
     }
 
     /// Whether phase 2 of the shutdown waits for it.
@@ -429,13 +403,19 @@ impl EndpointHandle {
         self.shared.token.clone()
     }
 
-    /// Stops this endpoint alone: it drains as in a shutdown. Idempotent; returns at once.
+    /// Stops this endpoint alone: it drains as in a shutdown. New requests are refused from
+    /// the moment this returns (the endpoint's counter is closed, then its token cancelled).
+    /// Idempotent; returns at once.
     pub fn stop(&self) {
-        self.shared.token.cancel();
+        self.shared.stop();
     }
 
-    /// Waits until the endpoint has drained and stopped or failed. Cancel-safe only in the
-    /// sense that dropping the future loses the outcome, never the endpoint.
+    /// Waits until the endpoint has drained and stopped or failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future loses the outcome, never the endpoint: it drains and stops all the
+    /// same (this takes the handle, so the outcome cannot be awaited again).
     ///
     /// # Errors
     ///

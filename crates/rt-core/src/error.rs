@@ -1,7 +1,8 @@
-//! [`RuntimeError`]: the crate's one error type.
+//! [`RuntimeError`]: the crate's one error type, with [`NotAcceptingReason`] and [`BoxError`].
 
-use crate::endpoint::NotAcceptingReason;
-use crate::registry::{ComponentKind, ComponentState};
+use std::fmt;
+
+use crate::component::{ComponentKind, ComponentState};
 
 /// A boxed error, the error type an application hands back to a [`Worker`](crate::Worker).
 ///
@@ -14,9 +15,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum RuntimeError {
     /// The configuration did not load or validate; the message names the key, the value and
-    /// where it came from.
+    /// where it came from. Boxed, so that `Result<T, RuntimeError>` stays small.
     #[error(transparent)]
-    Config(#[from] rt_config::ConfigError),
+    Config(Box<rt_config::ConfigError>),
     /// The operating system refused to start a tokio runtime's threads.
     #[error(
         "could not build the {which} tokio runtime: {source}; lower num_worker_threads or \
@@ -35,9 +36,10 @@ pub enum RuntimeError {
          Worker::from_current inside a tokio runtime, or build one with Runtime::from_settings"
     )]
     NoCurrentRuntime,
-    /// A CPU job failed: it panicked (the pool keeps working) or was discarded.
+    /// A CPU job failed: it panicked (the pool keeps working) or was discarded. Boxed, so that
+    /// `Result<T, RuntimeError>` stays small.
     #[error(transparent)]
-    Compute(#[from] rt_compute::ComputeError),
+    Compute(Box<rt_compute::ComputeError>),
     /// The shutdown layer refused something.
     #[error(transparent)]
     Shutdown(#[from] rt_shutdown::ShutdownError),
@@ -120,5 +122,39 @@ pub enum RuntimeError {
     },
 }
 
-// Imported from here by endpoint.rs and worker.rs; the helper itself is private to unwind.rs.
-pub(crate) use crate::unwind::panic_message;
+impl From<rt_config::ConfigError> for RuntimeError {
+    fn from(error: rt_config::ConfigError) -> Self {
+        RuntimeError::Config(Box::new(error))
+    }
+}
+
+impl From<rt_compute::ComputeError> for RuntimeError {
+    fn from(error: rt_compute::ComputeError) -> Self {
+        RuntimeError::Compute(Box::new(error))
+    }
+}
+
+/// Why [`EndpointContext::begin_request`](crate::EndpointContext::begin_request) refused a
+/// request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotAcceptingReason {
+    /// The runtime's shutdown has started (phase 1): no endpoint accepts new requests.
+    ShutdownStarted,
+    /// This endpoint was stopped ([`EndpointHandle::stop`](crate::EndpointHandle::stop)) or its
+    /// future has returned.
+    EndpointStopped,
+}
+
+impl fmt::Display for NotAcceptingReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NotAcceptingReason::ShutdownStarted => {
+                "the process is shutting down (phase 1 started); send the request to another instance"
+            }
+            NotAcceptingReason::EndpointStopped => {
+                "the endpoint has stopped; start it again or send the request elsewhere"
+            }
+        })
+    }
+}

@@ -4,14 +4,28 @@
 //! This crate is the facade: it assembles the lower layers and re-exports them, so a service
 //! depends on `rt-core` alone.
 //!
+//! Each public item has one path (the tracing crate's model). The root holds what a service
+//! writes:
+//!
+//! | root item | what |
+//! |---|---|
+//! | [`Runtime`] | the handle to every process-level resource |
+//! | [`Worker`], [`WorkerOutcome`] | run the application under signals and one deadline; how it ended |
+//! | [`EXIT_CODE_CLEAN`], [`EXIT_CODE_APP_ERROR`], [`EXIT_CODE_SHUTDOWN_TIMEOUT`], [`EXIT_CODE_FORCED`] | the process exit codes |
+//! | [`RuntimeError`], [`BoxError`], [`NotAcceptingReason`] | errors |
+//! | [`EndpointBuilder`], [`EndpointContext`], [`EndpointHandle`], [`InFlightGuard`] | endpoints: stop accepting, count in-flight requests, drain |
+//! | [`ShutdownReport`], [`CancellationToken`] | what the shutdown did; the tokens |
+//! | [`compute_small!`], [`compute_medium!`], [`compute_large!`] | CPU work from async code, by size |
+//!
+//! Everything else is in a topic module:
+//!
 //! | module | what | crate |
 //! |---|---|---|
-//! | [`config`] | `RuntimeConfig`: defaults, TOML files, environment, validation | `rt-config` |
-//! | [`compute`] | the Rayon compute pool bridged into async code, `compute_*!` macros | `rt-compute` |
-//! | [`shutdown`] | the in-flight tracker, tokens, the three-phase coordinator and its report | `rt-shutdown` |
+//! | [`config`] | `RuntimeConfig`: defaults, TOML files, environment, validation, the key table, [`check`](config::check), [`Origin`](config::Origin) | `rt-config` |
+//! | [`compute`] | the Rayon compute pool bridged into async code, the thread-local context | `rt-compute` |
+//! | [`shutdown`] | the drain primitive [`InFlight`](shutdown::InFlight), the tracker, the three-phase coordinator | `rt-shutdown` |
 //! | [`signals`] | SIGINT/SIGTERM to a graceful shutdown, a second signal to a forced exit | `rt-signals` |
 //! | [`registry`] | every component and endpoint with its lifecycle state | here |
-//! | [`endpoint`] | endpoints: stop accepting, count in-flight requests, drain | here |
 //!
 //! # The pieces
 //!
@@ -21,16 +35,19 @@
 //!   child: stop accepting); the **tracker** of graceful endpoints and tasks; the **compute
 //!   pool**, with its context installed on every primary worker thread so that the
 //!   [`compute_small!`], [`compute_medium!`] and [`compute_large!`] macros work anywhere; the
-//!   component [`Registry`].
+//!   component [`Registry`](registry::Registry).
 //! - [`Worker`]: installs the signal handlers, runs the application on the primary runtime,
 //!   and shuts down under one deadline; returns a [`WorkerOutcome`] with the exit code.
-//! - Endpoints ([`Runtime::endpoint`]): in the registry and the tracker, refusing requests
-//!   from phase 1 on, releasing the shutdown only once their in-flight requests are done.
+//! - Endpoints ([`Runtime::endpoint`], [`EndpointBuilder`]): in the registry and the tracker,
+//!   each with one drain counter ([`shutdown::InFlight`]) that phase 1 closes, refusing
+//!   requests from the moment the shutdown was requested, releasing the shutdown only once
+//!   their in-flight requests are done ([`EndpointContext::drained`]).
 //!
 //! # Shutdown, in three phases under one deadline
 //!
-//! 1. **Stop accepting**: the endpoint-shutdown token is cancelled (a SIGTERM does this, or
-//!    [`Runtime::shutdown`]); endpoints refuse new requests; the tracker takes no new work.
+//! 1. **Stop accepting** (a SIGTERM does this, or [`Runtime::shutdown`]), before the request
+//!    returns: every endpoint's counter is closed (new requests are refused), the tracker takes
+//!    no new work, the endpoint-shutdown token is cancelled.
 //! 2. **Drain**: wait until the tracker's count reaches zero (endpoints drained, the
 //!    application returned), bounded by the graceful timeout.
 //! 3. **Tear down**: the main token is cancelled, teardown work runs under its own bound.
@@ -110,54 +127,38 @@
 //! Background services (a status server, a connection to a coordination service) run on
 //! [`Runtime::secondary`], watch [`Runtime::primary_token`], and stop in phase 3 through
 //! [`ShutdownCoordinator::add_teardown`](shutdown::ShutdownCoordinator::add_teardown) on
-//! [`Runtime::shutdown_coordinator`]. Health reporting reads [`Runtime::shutdown_phase`] /
-//! [`Runtime::subscribe_shutdown`] and [`Registry::snapshot`](registry::Registry::snapshot).
+//! [`Runtime::shutdown_coordinator`]. Health reporting reads the coordinator's
+//! [`phase`](shutdown::ShutdownCoordinator::phase) /
+//! [`subscribe`](shutdown::ShutdownCoordinator::subscribe) and
+//! [`Registry::snapshot`](registry::Registry::snapshot).
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
-pub mod endpoint;
-pub mod error;
-mod left_running;
+mod component;
+pub mod compute;
+pub mod config;
+mod endpoint;
+mod error;
 mod outcome;
 pub mod registry;
 mod runtime;
+pub mod shutdown;
+pub mod signals;
 mod slot;
 mod unwind;
 mod worker;
 
-/// Configuration: [`RuntimeConfig`] and its loader (the `rt-config`
-/// crate).
-pub use rt_config as config;
-
-/// The compute pool, the async bridge, the thread-local context and the `compute_*!` macros
-/// (the `rt-compute` crate).
-pub use rt_compute as compute;
-
-/// The graceful-shutdown tracker, the three-phase coordinator and its report (the
-/// `rt-shutdown` crate).
-pub use rt_shutdown as shutdown;
-
-/// Signal handling: SIGINT/SIGTERM to a graceful shutdown, a second one to a forced exit (the
-/// `rt-signals` crate).
-pub use rt_signals as signals;
-
-pub use endpoint::{EndpointBuilder, EndpointContext, EndpointHandle, InFlightGuard};
-pub use error::{BoxError, RuntimeError};
+pub use endpoint::{EndpointBuilder, EndpointContext, EndpointHandle};
+pub use error::{BoxError, NotAcceptingReason, RuntimeError};
 pub use outcome::{
     WorkerOutcome, EXIT_CODE_APP_ERROR, EXIT_CODE_CLEAN, EXIT_CODE_SHUTDOWN_TIMEOUT,
 };
-pub use registry::{ComponentKind, ComponentSnapshot, ComponentState, Registry};
+pub use rt_compute::{compute_large, compute_medium, compute_small};
+pub use rt_shutdown::{InFlightGuard, ShutdownReport};
 pub use rt_signals::EXIT_CODE_FORCED;
-pub use runtime::{Runtime, PRIMARY_THREAD_PREFIX, SECONDARY_THREAD_PREFIX};
-pub use worker::{Worker, APP_TASK_NAME};
-
-pub use rt_compute::{compute_large, compute_medium, compute_small, ComputeError, ComputePool};
-pub use rt_config::{ComputeConfig, ConfigError, RuntimeConfig};
-pub use rt_shutdown::{
-    GracefulShutdownTracker, GracefulTaskGuard, ShutdownCoordinator, ShutdownError, ShutdownPhase,
-    ShutdownReport,
-};
-pub use rt_signals::{SignalError, SignalKind, SignalListener};
+pub use runtime::Runtime;
 pub use tokio_util::sync::CancellationToken;
+pub use worker::Worker;
 
 /// The README's example, compiled and run as a doctest so that it stays true.
 #[cfg(doctest)]

@@ -38,101 +38,13 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use rt_shutdown::InFlight;
 use serde::Serialize;
 
+pub use crate::component::{ComponentKind, ComponentState};
 use crate::error::RuntimeError;
-
-/// What kind of thing a registry entry is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ComponentKind {
-    /// A component of the service (a cache, a model, a client of a backend).
-    Component,
-    /// An endpoint that serves requests (started with [`Runtime::endpoint`]).
-    ///
-    /// [`Runtime::endpoint`]: crate::Runtime::endpoint
-    Endpoint,
-}
-
-impl ComponentKind {
-    /// The kind's name as the snapshot, the logs and the metrics write it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ComponentKind::Component => "component",
-            ComponentKind::Endpoint => "endpoint",
-        }
-    }
-}
-
-impl fmt::Display for ComponentKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The lifecycle state of a registry entry. States are ordered: an entry only moves to a
-/// later one (see the [module docs](self)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ComponentState {
-    /// Known to the registry, not set up yet.
-    Registered,
-    /// Set up (connections opened, model loaded), not serving yet.
-    Initialised,
-    /// Serving.
-    Running,
-    /// Stopped accepting new work; finishing the work in flight.
-    Draining,
-    /// Done, cleanly. Final.
-    Stopped,
-    /// Done, with an error (see [`ComponentSnapshot::error`]). Final.
-    Failed,
-}
-
-impl ComponentState {
-    /// Every state, in lifecycle order.
-    pub const ALL: [ComponentState; 6] = [
-        ComponentState::Registered,
-        ComponentState::Initialised,
-        ComponentState::Running,
-        ComponentState::Draining,
-        ComponentState::Stopped,
-        ComponentState::Failed,
-    ];
-
-    /// The state's name as the snapshot, the logs and the metrics write it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ComponentState::Registered => "registered",
-            ComponentState::Initialised => "initialised",
-            ComponentState::Running => "running",
-            ComponentState::Draining => "draining",
-            ComponentState::Stopped => "stopped",
-            ComponentState::Failed => "failed",
-        }
-    }
-
-    /// `true` for `stopped` and `failed`: no transition leaves them.
-    pub fn is_final(self) -> bool {
-        matches!(self, ComponentState::Stopped | ComponentState::Failed)
-    }
-
-    /// Whether an entry in state `self` may move to `to`: forward only, never out of a final
-    /// state.
-    pub fn can_move_to(self, to: ComponentState) -> bool {
-        !self.is_final() && to > self
-    }
-}
-
-impl fmt::Display for ComponentState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One entry of a [`Registry::snapshot`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -157,7 +69,8 @@ pub(crate) struct Entry {
     name: String,
     kind: ComponentKind,
     status: Mutex<Status>,
-    in_flight: AtomicUsize,
+    /// The endpoint's drain counter, read for snapshots (`None` for plain components).
+    in_flight: Option<InFlight>,
 }
 
 #[derive(Debug)]
@@ -210,10 +123,6 @@ impl Entry {
         Ok(())
     }
 
-    pub(crate) fn in_flight(&self) -> &AtomicUsize {
-        &self.in_flight
-    }
-
     fn snapshot(&self) -> ComponentSnapshot {
         let status = lock(&self.status);
         ComponentSnapshot {
@@ -221,7 +130,7 @@ impl Entry {
             kind: self.kind,
             state: status.state,
             error: status.error.clone(),
-            in_flight: self.in_flight.load(Ordering::SeqCst),
+            in_flight: self.in_flight.as_ref().map_or(0, InFlight::count),
         }
     }
 }
@@ -255,14 +164,16 @@ impl Registry {
         name: impl Into<String>,
         kind: ComponentKind,
     ) -> Result<ComponentHandle, RuntimeError> {
-        let entry = self.insert(name.into(), kind)?;
+        let entry = self.insert(name.into(), kind, None)?;
         Ok(ComponentHandle { entry })
     }
 
+    /// Inserts a new entry; an endpoint passes its drain counter, which snapshots read.
     pub(crate) fn insert(
         &self,
         name: String,
         kind: ComponentKind,
+        in_flight: Option<InFlight>,
     ) -> Result<Arc<Entry>, RuntimeError> {
         let mut entries = lock(&self.entries);
         if let Some(pos) = entries.iter().position(|e| e.name == name) {
@@ -283,7 +194,7 @@ impl Registry {
                 state: ComponentState::Registered,
                 error: None,
             }),
-            in_flight: AtomicUsize::new(0),
+            in_flight,
         });
         tracing::debug!(component = %entry.name, kind = %kind, "registered");
         entries.push(Arc::clone(&entry));

@@ -11,15 +11,11 @@ use rt_signals::{ForcedExit, SignalListener};
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
-use crate::error::{panic_message, BoxError, RuntimeError};
-use crate::left_running;
+use crate::error::{BoxError, RuntimeError};
 use crate::outcome::WorkerOutcome;
+use crate::runtime::Runtime;
 use crate::slot::ProcessSlot;
-use crate::Runtime;
-
-/// The name under which the application is registered in the tracker while it runs, so that
-/// phase 2 waits for it and the report names it if it is still running at the deadline.
-pub const APP_TASK_NAME: &str = "worker app";
+use crate::unwind::panic_message;
 
 /// The least time the owned runtimes get to let their idle threads exit when
 /// [`Worker::execute`] drops them, even when the budget is spent: enough for an idle thread to
@@ -41,7 +37,7 @@ type Hook = Arc<dyn Fn(ForcedExit) + Send + Sync + 'static>;
 ///    the **first** SIGINT/SIGTERM starts the runtime's shutdown (phase 1: endpoints stop
 ///    accepting; the main token is *not* cancelled), a **second** one calls the force-exit
 ///    hook (default: exit with 130 at once).
-/// 2. Registers the application in the tracker as [`APP_TASK_NAME`] and spawns it on the
+/// 2. Registers the application in the tracker as [`APP_TASK_NAME`](Self::APP_TASK_NAME) and spawns it on the
 ///    primary runtime with a clone of the runtime.
 /// 3. When the shutdown starts (signal, or [`Runtime::shutdown`] from anywhere) or the
 ///    application returns on its own, the **one deadline** `worker_graceful_shutdown_timeout`
@@ -96,6 +92,11 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// The name under which the application is registered in the tracker while it runs, so
+    /// that phase 2 waits for it and the report names it if it is still running at the
+    /// deadline.
+    pub const APP_TASK_NAME: &'static str = "worker app";
+
     /// A worker with an owned runtime from [`Runtime::from_settings`].
     ///
     /// # Errors
@@ -202,8 +203,7 @@ impl Worker {
                 .saturating_duration_since(Instant::now())
                 .max(THREAD_EXIT_GRACE),
         };
-        runtime.set_drop_bound(bound);
-        let left = left_running::observe(|| drop(runtime));
+        let left = runtime.shut_down_within(bound);
         let outcome = match left {
             Some(threads) => ended.outcome.with_blocking_abandoned(threads),
             None => ended.outcome,
@@ -261,7 +261,7 @@ impl Worker {
 
         let guard = runtime
             .graceful_shutdown_tracker()
-            .register_task(APP_TASK_NAME)
+            .register_task(Self::APP_TASK_NAME)
             .map_err(|_| RuntimeError::ShuttingDown {
                 what: "running the worker's application".to_owned(),
             })?;
@@ -273,7 +273,7 @@ impl Worker {
         let app_abort = app_task.abort_handle();
         tracing::info!(runtime = %runtime.id(), deadline = ?budget, "worker running the application");
 
-        let mut phases = runtime.subscribe_shutdown();
+        let mut phases = runtime.shutdown_coordinator().subscribe();
         // Stage 1: serve until the app returns, the shutdown starts, or a forced exit.
         let early = tokio::select! {
             biased;
@@ -283,17 +283,20 @@ impl Worker {
             result = &mut app_task => Some(result),
             _ = phases.wait_for(|p| *p != ShutdownPhase::Running) => None,
         };
-        // The one deadline: every wait below is measured from this instant.
+        // The one deadline: every wait below, the coordinator's phases 2 and 3 included, ends
+        // by this instant.
         let deadline = Instant::now() + budget;
         if early.is_some() {
             tracing::info!("application returned: shutting the runtime down");
+            // Nobody asked for the shutdown yet (or the app did, then it is a no-op).
+            runtime.shutdown();
         } else {
             tracing::info!(deadline = ?budget, "shutdown started: draining the application");
         }
 
-        // Stage 2: the app's drain and phases 2 and 3, all under the one deadline. The
-        // coordinator joins the shutdown the signal (or the app) started, or starts it when
-        // the app returned on its own; it is given what is left of the deadline.
+        // Stage 2: the app's drain and phases 2 and 3, all by the one deadline. The shutdown
+        // is running by now (the signal, `Runtime::shutdown` or the line above started it):
+        // the coordinator is handed the deadline and waited for, not asked again.
         let (app_result, report) = {
             let app = async {
                 match early {
@@ -303,7 +306,7 @@ impl Worker {
             };
             let shut = runtime
                 .shutdown_coordinator()
-                .shutdown_and_wait(Some(deadline.saturating_duration_since(Instant::now())));
+                .shutdown_and_wait_until(deadline);
             tokio::select! {
                 biased;
                 Some(forced) = listener.forced() => {

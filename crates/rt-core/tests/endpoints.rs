@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rt_core::config::RuntimeConfig;
-use rt_core::endpoint::NotAcceptingReason;
-use rt_core::{ComponentKind, ComponentState, EndpointHandle, Runtime, RuntimeError};
+use rt_core::registry::{ComponentKind, ComponentState};
+use rt_core::{EndpointHandle, NotAcceptingReason, Runtime, RuntimeError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -312,7 +312,7 @@ async fn stopping_one_endpoint_drains_it_alone() {
     assert_eq!(done.load(Ordering::SeqCst), 1);
     assert_eq!(b.state(), ComponentState::Running);
     assert_eq!(rt.graceful_shutdown_tracker().get_count(), 1);
-    assert!(!rt.is_shutdown_started());
+    assert!(!rt.shutdown_coordinator().is_shutdown_started());
 }
 
 #[tokio::test(start_paused = true)]
@@ -347,4 +347,138 @@ async fn the_registry_snapshot_shows_endpoints_and_components() {
         rt.registry().get("generate").unwrap().state,
         ComponentState::Stopped
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn drained_resolves_once_stopped_and_empty_and_stop_refuses_at_once() {
+    let rt = runtime();
+    let (ctx_tx, mut ctx_rx) = mpsc::unbounded_channel();
+    let ep = rt
+        .endpoint("generate")
+        .start(|ctx| async move {
+            ctx_tx.send(ctx.clone()).unwrap();
+            ctx.cancelled().await;
+            Ok::<(), RuntimeError>(())
+        })
+        .unwrap();
+    let ctx = ctx_rx.recv().await.unwrap();
+    let drained = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { ctx.drained().await }
+    });
+    settle().await;
+    assert!(!drained.is_finished(), "idle but open is not drained");
+    let guard = ctx.begin_request().unwrap();
+    assert_eq!(rt.registry().get("generate").unwrap().in_flight, 1);
+
+    ep.stop();
+    // Refused from the moment stop() returned, before any task ran.
+    let err = ctx.begin_request().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RuntimeError::NotAccepting {
+                reason: NotAcceptingReason::EndpointStopped,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!ctx.is_accepting());
+    settle().await;
+    assert!(!drained.is_finished(), "one request is still in flight");
+    assert_eq!(ep.state(), ComponentState::Draining);
+    drop(guard);
+    drained.await.unwrap();
+    ctx.drained().await; // again: returns at once
+    ep.stopped().await.unwrap();
+    assert_eq!(rt.registry().get("generate").unwrap().in_flight, 0);
+    assert!(!rt.shutdown_coordinator().is_shutdown_started());
+}
+
+/// Requests racing `shutdown()` from several threads: none is admitted once `shutdown()` has
+/// returned, and every admitted one is waited for by the drain (the registry's count, the
+/// endpoint's and the drain's are one counter).
+#[test]
+fn requests_racing_the_shutdown_from_several_threads_are_admitted_or_refused_never_lost() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Barrier;
+
+    for round in 0..50 {
+        let config = RuntimeConfig::builder()
+            .num_worker_threads(2)
+            .compute_threads(0)
+            .build()
+            .unwrap();
+        let rt = Runtime::from_config(config).unwrap();
+        let (ctx_tx, ctx_rx) = std::sync::mpsc::channel();
+        let ep = rt
+            .endpoint("race")
+            .start(move |ctx| {
+                ctx_tx.send(ctx.clone()).unwrap();
+                async move {
+                    ctx.cancelled().await;
+                    Ok::<(), RuntimeError>(())
+                }
+            })
+            .unwrap();
+        let ctx = ctx_rx.recv().unwrap();
+        let returned = Arc::new(AtomicBool::new(false));
+        let admitted = Arc::new(AtomicUsize::new(0));
+        let start = Arc::new(Barrier::new(4));
+        let clients: Vec<_> = (0..3)
+            .map(|_| {
+                let (ctx, returned, admitted, start) = (
+                    ctx.clone(),
+                    Arc::clone(&returned),
+                    Arc::clone(&admitted),
+                    Arc::clone(&start),
+                );
+                std::thread::spawn(move || {
+                    start.wait();
+                    let mut held = Vec::new();
+                    for _ in 0..100_000 {
+                        let after_shutdown = returned.load(Ordering::SeqCst);
+                        match ctx.begin_request() {
+                            Ok(guard) => {
+                                assert!(!after_shutdown, "admitted after shutdown() returned");
+                                admitted.fetch_add(1, Ordering::SeqCst);
+                                held.push(guard);
+                                if held.len() > 8 {
+                                    drop(held.remove(0));
+                                }
+                            }
+                            Err(RuntimeError::NotAccepting { reason, .. }) => {
+                                assert_eq!(reason, NotAcceptingReason::ShutdownStarted);
+                                return held;
+                            }
+                            Err(other) => panic!("unexpected {other}"),
+                        }
+                    }
+                    held
+                })
+            })
+            .collect();
+        start.wait();
+        rt.shutdown();
+        returned.store(true, Ordering::SeqCst);
+        let mut held: Vec<_> = clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
+        assert_eq!(ctx.in_flight(), held.len(), "round {round}");
+        assert_eq!(
+            rt.registry().get("race").unwrap().in_flight,
+            held.len(),
+            "round {round}: the registry reads the same counter"
+        );
+        held.clear();
+        let report = rt.primary().block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), rt.shutdown_and_wait(None))
+                .await
+                .expect("the drain ends once the last guard is gone")
+        });
+        assert!(report.is_clean(), "round {round}: {report}");
+        assert_eq!(ep.state(), ComponentState::Stopped, "round {round}");
+    }
 }

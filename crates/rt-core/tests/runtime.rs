@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use rt_core::config::RuntimeConfig;
-use rt_core::{Runtime, RuntimeError, PRIMARY_THREAD_PREFIX, SECONDARY_THREAD_PREFIX};
+use rt_core::{Runtime, RuntimeError};
 use tokio::runtime::Handle;
 
 fn config(workers: usize, compute: usize) -> RuntimeConfig {
@@ -64,7 +64,7 @@ fn owned_runtime_names_threads_and_every_worker_has_the_compute_context() {
     assert_eq!(rt.compute_pool().map(|p| p.num_threads()), Some(1));
     assert_eq!(rt.primary().metrics().num_workers(), 3);
     for (name, has_ctx) in probe_workers(&rt.primary(), 3) {
-        assert!(name.starts_with(PRIMARY_THREAD_PREFIX), "{name}");
+        assert!(name.starts_with(Runtime::PRIMARY_THREAD_PREFIX), "{name}");
         assert!(has_ctx, "worker {name} has no compute context");
     }
     let secondary_name = rt
@@ -75,7 +75,7 @@ fn owned_runtime_names_threads_and_every_worker_has_the_compute_context() {
         .unwrap()
         .unwrap_or_default();
     assert!(
-        secondary_name.starts_with(SECONDARY_THREAD_PREFIX),
+        secondary_name.starts_with(Runtime::SECONDARY_THREAD_PREFIX),
         "{secondary_name}"
     );
     // The compute pool's threads carry the configured prefix.
@@ -151,7 +151,7 @@ fn single_threaded_runs_tasks_on_one_thread_each() {
         .recv_timeout(Duration::from_secs(10))
         .unwrap()
         .unwrap_or_default();
-    assert!(name.starts_with(PRIMARY_THREAD_PREFIX), "{name}");
+    assert!(name.starts_with(Runtime::PRIMARY_THREAD_PREFIX), "{name}");
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn tokens_form_the_two_level_scheme() {
     assert!(main.is_cancelled());
     // Idempotent.
     rt.shutdown();
-    assert!(rt.is_shutdown_started());
+    assert!(rt.shutdown_coordinator().is_shutdown_started());
 }
 
 #[test]
@@ -210,7 +210,10 @@ fn disabled_compute_pool_falls_back_to_spawn_blocking() {
         (a, b, name)
     });
     assert_eq!((a, b), (42, 2));
-    assert!(name.starts_with(PRIMARY_THREAD_PREFIX), "ran on {name}");
+    assert!(
+        name.starts_with(Runtime::PRIMARY_THREAD_PREFIX),
+        "ran on {name}"
+    );
     // A panic comes back as an error value.
     let rt3 = rt.clone();
     let err = rt
@@ -378,10 +381,11 @@ fn a_server_on_the_secondary_runtime_stops_in_phase_3() {
         // Phase 3 runs teardowns after the main token is cancelled.
         main2.is_cancelled()
     });
-    rt.add_teardown("status server", move || async move {
-        stop.cancel();
-        let _ = server.await;
-    });
+    rt.shutdown_coordinator()
+        .add_teardown("status server", move || async move {
+            stop.cancel();
+            let _ = server.await;
+        });
     let report = rt
         .primary()
         .block_on(rt.shutdown_and_wait(Some(Duration::from_secs(10))));

@@ -12,8 +12,7 @@ use rt_core::config::RuntimeConfig;
 use rt_core::shutdown::ShutdownPhase;
 use rt_core::signals::ForcedExit;
 use rt_core::{
-    Runtime, RuntimeError, Worker, WorkerOutcome, APP_TASK_NAME, EXIT_CODE_FORCED,
-    EXIT_CODE_SHUTDOWN_TIMEOUT,
+    Runtime, RuntimeError, Worker, WorkerOutcome, EXIT_CODE_FORCED, EXIT_CODE_SHUTDOWN_TIMEOUT,
 };
 use tokio::time::Instant;
 
@@ -75,7 +74,7 @@ fn an_app_that_returns_on_its_own_still_gets_a_shutdown() {
         .execute(|_| async { Ok::<(), RuntimeError>(()) })
         .unwrap();
     assert!(outcome.is_clean(), "{outcome}");
-    assert_eq!(rt.shutdown_phase(), ShutdownPhase::Stopped);
+    assert_eq!(rt.shutdown_coordinator().phase(), ShutdownPhase::Stopped);
     assert!(rt.primary_token().is_cancelled());
 }
 
@@ -160,7 +159,7 @@ fn sigterm_starts_phase_1_not_the_main_token() {
             stop_accepting.cancelled().await;
             // Draining: the main token (backends) is still live.
             assert!(!rt.primary_token().is_cancelled());
-            assert_eq!(rt.shutdown_phase(), ShutdownPhase::Draining);
+            assert_eq!(rt.shutdown_coordinator().phase(), ShutdownPhase::Draining);
             Ok::<(), String>(())
         })
         .unwrap();
@@ -177,7 +176,7 @@ fn a_second_signal_forces_the_exit() {
         .force_exit_hook(move |fx| *seen2.lock().unwrap() = Some(fx))
         .execute(|rt: Runtime| async move {
             raise(Signal::SIGTERM).map_err(|e| e.to_string())?;
-            let mut phases = rt.subscribe_shutdown();
+            let mut phases = rt.shutdown_coordinator().subscribe();
             let _ = phases.wait_for(|p| *p != ShutdownPhase::Running).await;
             raise(Signal::SIGINT).map_err(|e| e.to_string())?;
             // An app that ignores the shutdown: only the forced exit ends it.
@@ -202,7 +201,7 @@ fn a_panicking_force_exit_hook_still_ends_the_run_as_forced() {
         .force_exit_hook(|_| panic!("hook bug"))
         .execute(|rt: Runtime| async move {
             raise(Signal::SIGTERM).map_err(|e| e.to_string())?;
-            let mut phases = rt.subscribe_shutdown();
+            let mut phases = rt.shutdown_coordinator().subscribe();
             let _ = phases.wait_for(|p| *p != ShutdownPhase::Running).await;
             raise(Signal::SIGTERM).map_err(|e| e.to_string())?;
             std::future::pending::<()>().await;
@@ -321,7 +320,7 @@ async fn an_app_that_ignores_the_shutdown_is_cut_at_the_deadline_with_exit_70() 
                 *blocking_abandoned, 0,
                 "execute_async never drops the runtime"
             );
-            assert_eq!(report.still_active, vec![APP_TASK_NAME.to_owned()]);
+            assert_eq!(report.still_active, vec![Worker::APP_TASK_NAME.to_owned()]);
         }
         other => panic!("unexpected {other}"),
     }

@@ -2,7 +2,7 @@
 //!
 //! - [`service`]: the service itself (binary `demo-service`): `POST /work` burns CPU on the
 //!   compute pool and waits, on a graceful endpoint, with the status server on; configured
-//!   only through [`RuntimeConfig`](rt_core::RuntimeConfig) and its `DYN_*` variables.
+//!   only through [`RuntimeConfig`](rt_core::config::RuntimeConfig) and its `DYN_*` variables.
 //! - [`driver`]: the load driver behind `cargo xtask demo` (binary `demo-driver`): starts the
 //!   service, loads it, sends SIGTERM mid-flight and prints what the shutdown did.
 //! - [`client`]: a minimal blocking HTTP/1.1 client; [`process`]: the service as a watched

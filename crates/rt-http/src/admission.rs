@@ -1,24 +1,24 @@
 //! The admission and drain glue: the one place that knows how requests are counted in flight
 //! and how the drain is started and awaited.
 //!
-//! An endpoint-backed gate admits through [`EndpointContext::begin_request`] (refused from
-//! phase 1 on), so the runtime's drain and report see every admitted request; a token-backed
-//! gate ([`serve_until`](crate::serve_until)) admits until its token is cancelled. Both also
-//! count here, so that the server can wait for zero. When rt-shutdown's public drain
-//! primitive lands, the local count and its `Notify` are replaced by it.
+//! An endpoint-backed gate admits through [`EndpointContext::begin_request`] (refused from the
+//! moment the shutdown was requested) and waits for the endpoint's own drain,
+//! [`EndpointContext::drained`]: the runtime's drain, the registry and this server count each
+//! request once, in the endpoint's counter. A token-backed gate
+//! ([`serve_until`](crate::serve_until)) has its own [`InFlight`], closed when its token is
+//! cancelled.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use rt_core::shutdown::InFlight;
+use rt_core::{CancellationToken, EndpointContext, InFlightGuard};
 
-use rt_core::{EndpointContext, InFlightGuard};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
+/// One admitted request; dropping it ends the request's count (also on panic).
+pub(crate) type Admission = InFlightGuard;
 
 /// Where admission is decided.
 #[derive(Debug)]
 enum Source {
     Endpoint(EndpointContext),
-    Token,
+    Token(InFlight),
 }
 
 /// Admits requests until the drain starts, and tells when the admitted ones are done.
@@ -27,8 +27,6 @@ pub(crate) struct Gate {
     source: Source,
     /// Cancelled when the drain starts.
     token: CancellationToken,
-    admitted: AtomicUsize,
-    zero: Notify,
 }
 
 impl Gate {
@@ -38,8 +36,6 @@ impl Gate {
         Self {
             token: ctx.token(),
             source: Source::Endpoint(ctx),
-            admitted: AtomicUsize::new(0),
-            zero: Notify::new(),
         }
     }
 
@@ -47,51 +43,38 @@ impl Gate {
     pub(crate) fn token(token: CancellationToken) -> Self {
         Self {
             token,
-            source: Source::Token,
-            admitted: AtomicUsize::new(0),
-            zero: Notify::new(),
+            source: Source::Token(InFlight::new()),
         }
     }
 
     /// Counts one request in flight, or `None` once the drain has started.
-    pub(crate) fn admit(self: &Arc<Self>) -> Option<Admission> {
-        // Count first, then check: the drain's wait for zero either sees this request or this
-        // request sees the drain.
-        self.admitted.fetch_add(1, Ordering::SeqCst);
-        let endpoint_guard = match &self.source {
-            Source::Endpoint(ctx) => match ctx.begin_request() {
-                Ok(guard) => Some(guard),
-                Err(_) => {
-                    self.release();
-                    return None;
-                }
-            },
-            Source::Token if self.token.is_cancelled() => {
-                self.release();
-                return None;
-            }
-            Source::Token => None,
-        };
-        Some(Admission {
-            _endpoint_guard: endpoint_guard,
-            gate: Arc::clone(self),
-        })
-    }
-
-    fn release(&self) {
-        if self.admitted.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.zero.notify_waiters();
+    pub(crate) fn admit(&self) -> Option<Admission> {
+        match &self.source {
+            Source::Endpoint(ctx) => ctx.begin_request().ok(),
+            // A request admitted while the token is being cancelled is counted, and the
+            // drain (closed after the cancel) waits for it.
+            Source::Token(_) if self.token.is_cancelled() => None,
+            Source::Token(in_flight) => in_flight.try_enter(),
         }
     }
 
     /// Requests admitted and not finished.
     pub(crate) fn in_flight(&self) -> usize {
-        self.admitted.load(Ordering::SeqCst)
+        match &self.source {
+            Source::Endpoint(ctx) => ctx.in_flight(),
+            Source::Token(in_flight) => in_flight.count(),
+        }
     }
 
     /// Starts the drain of this server alone.
     pub(crate) fn stop(&self) {
-        self.token.cancel();
+        match &self.source {
+            Source::Endpoint(ctx) => ctx.stop(),
+            Source::Token(in_flight) => {
+                in_flight.close();
+                self.token.cancel();
+            }
+        }
     }
 
     /// Resolves when the drain starts.
@@ -99,30 +82,15 @@ impl Gate {
         self.token.cancelled().await;
     }
 
-    /// Resolves once no admitted request is in flight. Meaningful after
-    /// [`draining`](Self::draining), when the count can only fall.
+    /// Resolves once the drain has started and no admitted request is in flight.
     pub(crate) async fn drained(&self) {
-        loop {
-            let notified = self.zero.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.in_flight() == 0 {
-                return;
+        match &self.source {
+            Source::Endpoint(ctx) => ctx.drained().await,
+            Source::Token(in_flight) => {
+                self.token.cancelled().await;
+                in_flight.close();
+                in_flight.drained().await;
             }
-            notified.await;
         }
-    }
-}
-
-/// One admitted request; dropping it ends the request's count (also on panic).
-#[derive(Debug)]
-pub(crate) struct Admission {
-    _endpoint_guard: Option<InFlightGuard>,
-    gate: Arc<Gate>,
-}
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        self.gate.release();
     }
 }

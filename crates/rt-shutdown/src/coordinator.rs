@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::teardown::{TeardownFn, TeardownSet};
 use crate::{
-    GracefulShutdownTracker, ShutdownError, ShutdownOptions, ShutdownPhase, ShutdownReport,
+    GracefulShutdownTracker, InFlight, ShutdownError, ShutdownOptions, ShutdownPhase,
+    ShutdownReport,
 };
 
 /// Bounds longer than this are treated as this (tokio timers reach about two years).
@@ -29,6 +30,9 @@ struct Inner {
     deadline: watch::Sender<Option<Instant>>,
     /// `None` once phase 3 has taken the list.
     teardowns: Mutex<Option<Vec<(String, TeardownFn)>>>,
+    /// Closed in phase 1, before the endpoint token is cancelled; `None` once phase 1 has
+    /// taken the list (later ones are closed at once).
+    to_close: Mutex<Option<Vec<InFlight>>>,
     /// Set once, at the end of phase 3, before the phase becomes `Stopped`.
     report: OnceLock<ShutdownReport>,
     started: AtomicBool,
@@ -43,8 +47,9 @@ struct Inner {
 
 /// Runs the three-phase graceful shutdown: stop accepting, drain, tear down.
 ///
-/// * **Phase 1** (in [`shutdown`](Self::shutdown) itself): the tracker is
-///   [closed](GracefulShutdownTracker::close) to new top-level registrations and the endpoint
+/// * **Phase 1** (in [`shutdown`](Self::shutdown) itself): every [`InFlight`] given to
+///   [`close_on_shutdown`](Self::close_on_shutdown) is [closed](InFlight::close), the tracker
+///   is [closed](GracefulShutdownTracker::close) to new top-level registrations and the endpoint
 ///   token is cancelled (endpoints stop accepting; the primary token stays live, so connections
 ///   to backends keep working); then the phase becomes [`Draining`](ShutdownPhase::Draining).
 /// * **Phase 2**: wait for the tracker's count to reach zero, bounded by
@@ -61,7 +66,8 @@ struct Inner {
 ///
 /// A phase is published only after its effects: whoever sees a phase on
 /// [`phase`](Self::phase) or [`subscribe`](Self::subscribe), from any thread, also sees what it
-/// promises (the tracker closed and the endpoint token cancelled from `Draining` on, the primary
+/// promises (the registered [`InFlight`]s and the tracker closed and the endpoint token
+/// cancelled from `Draining` on, the primary
 /// token cancelled from `Stopping` on, the report available at `Stopped`).
 ///
 /// The phases run once per coordinator, however many callers ask for them.
@@ -123,6 +129,7 @@ impl ShutdownCoordinator {
                 phase: watch::Sender::new(ShutdownPhase::Running),
                 deadline: watch::Sender::new(None),
                 teardowns: Mutex::new(Some(Vec::new())),
+                to_close: Mutex::new(Some(Vec::new())),
                 report: OnceLock::new(),
                 started: AtomicBool::new(false),
                 driver_claimed: AtomicBool::new(false),
@@ -228,10 +235,55 @@ impl ShutdownCoordinator {
         }
     }
 
+    /// Closes `in_flight` in phase 1 of the shutdown, synchronously with the request: before
+    /// [`shutdown`](Self::shutdown) returns, before the endpoint token is cancelled and before
+    /// [`Draining`](ShutdownPhase::Draining) is published. So a request refused "because the
+    /// shutdown started" is refused from the moment `shutdown()` returned, on every thread,
+    /// without the counter's owner having to watch a token first.
+    ///
+    /// When the shutdown has already started, `in_flight` is closed before this returns. The
+    /// coordinator keeps a clone (one `Arc`) until phase 1; counters closed meanwhile (an
+    /// endpoint stopped on its own) are dropped from the list on the next call, so the list
+    /// holds at most the counters still open plus the one added.
+    ///
+    /// ```
+    /// use rt_shutdown::{InFlight, ShutdownCoordinator};
+    ///
+    /// let coordinator = ShutdownCoordinator::default();
+    /// let requests = InFlight::new();
+    /// coordinator.close_on_shutdown(requests.clone());
+    /// assert!(requests.try_enter().is_some());
+    /// coordinator.shutdown();
+    /// assert!(requests.is_closed(), "closed as soon as shutdown() returned");
+    /// assert!(requests.try_enter().is_none());
+    ///
+    /// let late = InFlight::new();
+    /// coordinator.close_on_shutdown(late.clone());
+    /// assert!(late.is_closed(), "the shutdown had started: closed at once");
+    /// ```
+    pub fn close_on_shutdown(&self, in_flight: InFlight) {
+        let mut list = self
+            .inner
+            .to_close
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match list.as_mut() {
+            Some(list) => {
+                list.retain(|open| !open.is_closed());
+                list.push(in_flight);
+            }
+            None => {
+                drop(list);
+                in_flight.close();
+            }
+        }
+    }
+
     /// Starts the shutdown and returns at once. Idempotent; callable from sync and async code.
     ///
-    /// The first call runs phase 1 before it returns (the tracker is closed, the endpoint token
-    /// cancelled, then the phase set to [`Draining`](ShutdownPhase::Draining)) and starts a
+    /// The first call runs phase 1 before it returns (the counters given to
+    /// [`close_on_shutdown`](Self::close_on_shutdown) and the tracker are closed, the endpoint
+    /// token cancelled, then the phase set to [`Draining`](ShutdownPhase::Draining)) and starts a
     /// task that drives phases 2 and 3 (see "Where phases 2 and 3 run" above). Later calls,
     /// concurrent ones included, do nothing: one of them may return while the first is still
     /// in phase 1.
@@ -241,9 +293,18 @@ impl ShutdownCoordinator {
         }
         let t0 = Instant::now();
         let inner = &self.inner;
+        let to_close = inner
+            .to_close
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_default();
+        for in_flight in &to_close {
+            in_flight.close();
+        }
         inner.tracker.close();
         inner.endpoint.cancel();
-        // Published after its effects: a reader that sees `Draining` sees both.
+        // Published after its effects: a reader that sees `Draining` sees them all.
         inner.phase.send_replace(ShutdownPhase::Draining);
         let _ = inner.phase1.set(t0.elapsed());
         let count = inner.tracker.get_count();
@@ -403,6 +464,16 @@ impl fmt::Debug for ShutdownCoordinator {
         f.debug_struct("ShutdownCoordinator")
             .field("phase", &self.phase())
             .field("in_flight", &self.inner.tracker.get_count())
+            .field(
+                "close_on_shutdown",
+                &self
+                    .inner
+                    .to_close
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                    .map_or(0, Vec::len),
+            )
             .field("options", &self.inner.options)
             .finish()
     }

@@ -114,7 +114,9 @@ impl StatusServer {
     /// - [`StatusError::TooLate`] when the runtime's shutdown is already in phase 3.
     pub fn start_with(runtime: &Runtime, options: StatusOptions) -> Result<Self, StatusError> {
         options.validate()?;
-        if options.stop_on_teardown && runtime.shutdown_phase() >= ShutdownPhase::Stopping {
+        if options.stop_on_teardown
+            && runtime.shutdown_coordinator().phase() >= ShutdownPhase::Stopping
+        {
             return Err(StatusError::TooLate);
         }
         let bind_error = |source| StatusError::Bind {

@@ -10,18 +10,14 @@ use std::time::Duration;
 
 use rt_compute::ComputePool;
 use rt_config::RuntimeConfig;
-use rt_shutdown::{
-    GracefulShutdownTracker, ShutdownCoordinator, ShutdownOptions, ShutdownPhase, ShutdownReport,
-};
+use rt_shutdown::{GracefulShutdownTracker, ShutdownCoordinator, ShutdownOptions, ShutdownReport};
 use tokio::runtime::{Handle, RuntimeFlavor};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::endpoint::EndpointBuilder;
 use crate::error::RuntimeError;
 use crate::registry::Registry;
-
-pub use owned::{PRIMARY_THREAD_PREFIX, SECONDARY_THREAD_PREFIX};
 
 /// How long [`Runtime::initialize_all_thread_locals`] waits for busy workers.
 const REACH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -132,6 +128,13 @@ fn install_context(pool: &Option<Arc<ComputePool>>, permits: &Arc<Semaphore>) {
 }
 
 impl Runtime {
+    /// Thread-name prefix of an owned runtime's primary threads (workers and blocking
+    /// threads): `rt-primary-N`.
+    pub const PRIMARY_THREAD_PREFIX: &'static str = owned::PRIMARY_THREAD_PREFIX;
+
+    /// Thread-name prefix of an owned runtime's secondary threads: `rt-secondary-N`.
+    pub const SECONDARY_THREAD_PREFIX: &'static str = owned::SECONDARY_THREAD_PREFIX;
+
     // ----- construction -------------------------------------------------------------------
 
     /// Loads [`RuntimeConfig::from_settings`] (defaults, TOML files, environment) and builds an
@@ -364,34 +367,14 @@ impl Runtime {
         self.inner.coordinator.tracker()
     }
 
-    /// The coordinator of the three shutdown phases; add teardown work to phase 3 with
-    /// [`ShutdownCoordinator::add_teardown`] (a status server on the secondary runtime stops
-    /// there).
+    /// The coordinator of the three shutdown phases: its phase
+    /// ([`phase`](ShutdownCoordinator::phase), [`subscribe`](ShutdownCoordinator::subscribe)),
+    /// teardown work for phase 3 ([`add_teardown`](ShutdownCoordinator::add_teardown): a status
+    /// server on the secondary runtime stops there), whether it started
+    /// ([`is_shutdown_started`](ShutdownCoordinator::is_shutdown_started)), and the waits with a
+    /// deadline ([`shutdown_and_wait_until`](ShutdownCoordinator::shutdown_and_wait_until)).
     pub fn shutdown_coordinator(&self) -> &ShutdownCoordinator {
         &self.inner.coordinator
-    }
-
-    /// Registers work for phase 3 of the shutdown, run after the main token is cancelled
-    /// (close backend connections, stop a server on the secondary runtime). The same as
-    /// [`ShutdownCoordinator::add_teardown`]: `task` is called once at the start of phase 3 and
-    /// its future is bounded by the teardown timeout; one added after phase 3 started does not
-    /// run (logged as a warning).
-    pub fn add_teardown<F, Fut>(&self, name: impl Into<String>, task: F)
-    where
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = ()> + Send + 'static,
-    {
-        self.inner.coordinator.add_teardown(name, task);
-    }
-
-    /// The current shutdown phase.
-    pub fn shutdown_phase(&self) -> ShutdownPhase {
-        self.inner.coordinator.phase()
-    }
-
-    /// A receiver that sees every shutdown phase change (health reporting, logs).
-    pub fn subscribe_shutdown(&self) -> watch::Receiver<ShutdownPhase> {
-        self.inner.coordinator.subscribe()
     }
 
     /// The compute pool, unless disabled (`compute_threads = 0`) or not creatable.
@@ -410,12 +393,23 @@ impl Runtime {
         &self.inner.registry
     }
 
-    /// Bounds how long dropping the last clone from sync code waits for blocking tasks (owned
-    /// runtimes; a wrapped one is not shut down by this crate).
-    pub(crate) fn set_drop_bound(&self, bound: Duration) {
-        if let Some(owned) = &self.inner.owned {
+    /// Shuts the owned tokio runtimes down within `bound` (both together) when this is the
+    /// last clone, and returns how many of their threads were still running (busy in blocking
+    /// work, abandoned) when the bound ran out. `None` when another clone is still alive (its
+    /// last drop then waits up to `bound`), when the runtime is wrapped, or from async code.
+    pub(crate) fn shut_down_within(self, bound: Duration) -> Option<usize> {
+        let inner = self.inner;
+        if let Some(owned) = &inner.owned {
             owned.set_shutdown_bound(bound);
         }
+        let mut inner = Arc::try_unwrap(inner).ok()?;
+        let left = inner
+            .owned
+            .as_mut()
+            .and_then(|owned| owned.shut_down(bound));
+        // The tokio runtimes are stopped; the compute pool goes with the rest of `inner`.
+        drop(inner);
+        left
     }
 
     // ----- work -----------------------------------------------------------------------------
@@ -449,7 +443,12 @@ impl Runtime {
 
     /// Starts building an endpoint named `name` (see [`EndpointBuilder`]).
     pub fn endpoint(&self, name: impl Into<String>) -> EndpointBuilder {
-        EndpointBuilder::new(self.clone(), name.into())
+        EndpointBuilder::new(
+            name.into(),
+            self.inner.primary.clone(),
+            self.inner.coordinator.clone(),
+            Arc::clone(&self.inner.registry),
+        )
     }
 
     // ----- thread-local compute context ---------------------------------------------------
@@ -501,22 +500,24 @@ impl Runtime {
     /// async code. Phase 1 cancels the endpoint token (endpoints stop accepting), phase 2 waits
     /// for the tracker (bounded by the graceful shutdown timeout), phase 3 cancels the main
     /// token and runs the teardown work. The phases run on the secondary runtime.
+    ///
+    /// Every endpoint refuses new requests from the moment this returns (their counters are
+    /// closed in phase 1, before the endpoint token is cancelled).
     pub fn shutdown(&self) {
         self.inner.coordinator.shutdown();
-    }
-
-    /// Whether [`shutdown`](Self::shutdown) (or a signal) has started the shutdown.
-    pub fn is_shutdown_started(&self) -> bool {
-        self.inner.coordinator.is_shutdown_started()
     }
 
     /// Runs (or joins, when already started) the three phases and returns when phase 3 is
     /// done, with the report: how far each phase got, how long each took, and what was still
     /// active when a deadline hit. `timeout` bounds the whole shutdown (`None`: the config's
-    /// graceful timeout for phase 2 plus the teardown timeout for phase 3).
+    /// graceful timeout for phase 2 plus the teardown timeout for phase 3). For one absolute
+    /// deadline use [`ShutdownCoordinator::shutdown_and_wait_until`] on
+    /// [`shutdown_coordinator`](Self::shutdown_coordinator).
     ///
-    /// Cancel-safe: dropping the future does not stop the shutdown, which goes on in the
-    /// background.
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future does not stop the shutdown, which goes
+    /// on in the background (the deadline it gave still applies).
     pub async fn shutdown_and_wait(&self, timeout: Option<Duration>) -> ShutdownReport {
         self.inner.coordinator.shutdown_and_wait(timeout).await
     }

@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 use tokio::runtime::{Builder, Handle};
 
 use crate::error::RuntimeError;
-use crate::left_running;
 
-/// Thread-name prefix of the primary runtime's threads (workers and blocking threads).
-pub const PRIMARY_THREAD_PREFIX: &str = "rt-primary";
-/// Thread-name prefix of the secondary runtime's threads.
-pub const SECONDARY_THREAD_PREFIX: &str = "rt-secondary";
+/// Thread-name prefix of the primary runtime's threads (`Runtime::PRIMARY_THREAD_PREFIX`).
+pub(crate) const PRIMARY_THREAD_PREFIX: &str = "rt-primary";
+/// Thread-name prefix of the secondary runtime's threads (`Runtime::SECONDARY_THREAD_PREFIX`).
+pub(crate) const SECONDARY_THREAD_PREFIX: &str = "rt-secondary";
 
 /// At most this many blocking threads on the secondary runtime: it runs background work
 /// (signals, the status server, backend connections), not the application's blocking calls.
@@ -33,9 +32,9 @@ pub(crate) struct PrimarySpec {
 /// `shutdown_background`, which never blocks and never panics; from plain threads with
 /// `shutdown_timeout`, which stops every task, waits for the blocking threads and joins the
 /// workers, the two runtimes together within one `bound` (the secondary first: it is normally
-/// idle, so the primary, where the application's blocking work runs, gets what is left). A
-/// drop from plain threads then tells the dropping thread how many threads of the two runtimes
-/// were still running (busy in blocking work, abandoned) through [`left_running`].
+/// idle, so the primary, where the application's blocking work runs, gets what is left).
+/// [`shut_down`](Self::shut_down) does the same and says how many threads of the two runtimes
+/// were still running (busy in blocking work, abandoned).
 pub(crate) struct OwnedRuntimes {
     primary: Option<tokio::runtime::Runtime>,
     secondary: Option<tokio::runtime::Runtime>,
@@ -137,10 +136,16 @@ impl OwnedRuntimes {
     }
 }
 
-impl Drop for OwnedRuntimes {
-    fn drop(&mut self) {
+impl OwnedRuntimes {
+    /// Shuts both runtimes down as a drop does (see the type docs), within `bound` for both
+    /// together. Returns how many of their threads were still running (busy in blocking work,
+    /// abandoned) when the wait ended: `None` from async code, where the shutdown happens in
+    /// the background and nothing is waited for.
+    pub(crate) fn shut_down(&mut self, bound: Duration) -> Option<usize> {
+        if self.primary.is_none() && self.secondary.is_none() {
+            return None;
+        }
         let in_async = Handle::try_current().is_ok();
-        let bound = Duration::from_millis(self.shutdown_bound_ms.load(Ordering::Relaxed));
         // One bound for both runtimes, not one each.
         let until = Instant::now().checked_add(bound);
         for (name, rt) in [
@@ -167,7 +172,7 @@ impl Drop for OwnedRuntimes {
             }
         }
         if in_async {
-            return;
+            return None;
         }
         // A thread's stop hook runs before tokio counts it as exited, so after a wait that
         // ended in time this is 0; anything else was still busy when the bound ran out.
@@ -180,6 +185,14 @@ impl Drop for OwnedRuntimes {
                  abandoned (they run on until their work returns or the process exits)"
             );
         }
-        left_running::record(running);
+        Some(running)
+    }
+}
+
+impl Drop for OwnedRuntimes {
+    fn drop(&mut self) {
+        // A no-op after `shut_down` (both runtimes were taken).
+        let bound = Duration::from_millis(self.shutdown_bound_ms.load(Ordering::Relaxed));
+        let _ = self.shut_down(bound);
     }
 }
