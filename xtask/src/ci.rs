@@ -78,6 +78,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let total = all.len();
     let started = Instant::now();
     let mut tally = Tally::default();
+    eprintln!("==> [setup] tools the tests need besides Rust (etcd, protoc)");
+    crate::setup::ensure()?;
     eprintln!("==> [tidy] file circles, unsafe code");
     crate::tidy::run(&[])?;
     for (i, mut s) in all.into_iter().enumerate() {

@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` (the cargo-xtask pattern).
 //!
 //! * `cargo xtask ci`: the whole gate: formatting, clippy, tests (plus the feature and
-//!   loom variants) and docs, stopping at the first failing step and naming it.
+//!   loom variants) and docs, stopping at the first failing step and naming it. It first
+//!   installs what the tests need besides Rust when it is missing (`etcd`, `protoc`).
 //! * `cargo xtask bench [--quick]`: the benchmarks, a table of their figures and
 //!   `target/xtask/bench-summary.json`.
 //! * `cargo xtask demo [driver args]`: builds the demo service in release mode, loads it,
@@ -16,10 +17,12 @@ use std::process::{Command, ExitCode};
 mod bench;
 mod ci;
 mod demo;
+mod setup;
 mod tidy;
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n  bench   benchmarks + target/xtask/bench-summary.json (--quick: under 2 minutes)\n  demo    build the demo service, load it, SIGTERM it mid-flight, print the shutdown table\n  tidy    no file circles inside a crate, forbid(unsafe_code) everywhere\n"
+    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n  bench   benchmarks + target/xtask/bench-summary.json (--quick: under 2 minutes)\n  demo    build the demo service, load it, SIGTERM it mid-flight, print the shutdown table\n  setup   install what the tests need besides Rust (etcd, protoc) when missing
+  tidy    no file circles inside a crate, forbid(unsafe_code) everywhere\n"
 }
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "demo" => demo::run(rest),
         "tidy" => tidy::run(rest),
+        "setup" => setup::ensure(),
         "help" | "--help" | "-h" => {
             print!("{}", usage());
             Ok(())
