@@ -15,7 +15,7 @@ use prometheus_client::registry::{Registry, Unit};
 use rt_core::registry::{ComponentKind, ComponentState};
 use rt_core::shutdown::ShutdownPhase;
 
-use crate::sources::Sources;
+use crate::sources::{HttpSample, Sources};
 
 /// The content type of [`render`]'s output (OpenMetrics text, which Prometheus scrapes).
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -199,6 +199,135 @@ impl Collector for RuntimeCollector {
                 m.max_duration.as_secs_f64(),
             )?;
         }
-        Ok(())
+        encode_http(e, &s.http_samples())
     }
+}
+
+/// One labelled family with one series per HTTP server (and per `extra` label value).
+fn http_family(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    metric_type: MetricType,
+    samples: &[HttpSample],
+    extra: Option<(&str, &[(&str, fn(&HttpSample) -> u64)])>,
+    value: fn(&HttpSample) -> u64,
+) -> fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
+    for sample in samples {
+        let server = ("server", sample.name.as_str());
+        match extra {
+            None => {
+                let labels = [server];
+                encode_value(family.encode_family(&labels)?, &metric_type, value(sample))?;
+            }
+            Some((label, values)) => {
+                for (label_value, read) in values {
+                    let labels = [server, (label, *label_value)];
+                    encode_value(family.encode_family(&labels)?, &metric_type, read(sample))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn encode_value(
+    encoder: prometheus_client::encoding::MetricEncoder<'_>,
+    metric_type: &MetricType,
+    value: u64,
+) -> fmt::Result {
+    if matches!(metric_type, MetricType::Counter) {
+        ConstCounter::new(value).encode(encoder)
+    } else {
+        ConstGauge::new(value).encode(encoder)
+    }
+}
+
+/// The `dyn_runtime_http_*` families: the edge metrics of every HTTP server added to the
+/// status server (its own, `server="status"`, first). None when there is none.
+fn encode_http(e: &mut DescriptorEncoder<'_>, samples: &[HttpSample]) -> fmt::Result {
+    if samples.is_empty() {
+        return Ok(());
+    }
+    let none = |_: &HttpSample| 0;
+    let plain: [(&str, &str, MetricType, fn(&HttpSample) -> u64); 7] = [
+        (
+            "dyn_runtime_http_connections_open",
+            "HTTP connections open now.",
+            MetricType::Gauge,
+            |s| s.metrics.connections_open,
+        ),
+        (
+            "dyn_runtime_http_connections_accepted",
+            "HTTP connections accepted.",
+            MetricType::Counter,
+            |s| s.metrics.connections_accepted,
+        ),
+        (
+            "dyn_runtime_http_connections_closed_unanswered",
+            "HTTP connections closed by the server with no request to answer (header, idle or shutdown-grace timeout before any byte of a request).",
+            MetricType::Counter,
+            |s| s.metrics.connections_closed_unanswered,
+        ),
+        (
+            "dyn_runtime_http_accept_paused",
+            "Times accepting paused because the connection limit was reached.",
+            MetricType::Counter,
+            |s| s.metrics.accept_paused,
+        ),
+        (
+            "dyn_runtime_http_requests_admitted",
+            "HTTP requests admitted (counted in flight) and handed to the handlers.",
+            MetricType::Counter,
+            |s| s.metrics.requests_admitted,
+        ),
+        (
+            "dyn_runtime_http_requests_refused",
+            "HTTP requests refused with 503 because the drain had started.",
+            MetricType::Counter,
+            |s| s.metrics.requests_refused,
+        ),
+        (
+            "dyn_runtime_http_requests_in_flight",
+            "HTTP requests admitted and not yet answered.",
+            MetricType::Gauge,
+            |s| u64::try_from(s.in_flight).unwrap_or(u64::MAX),
+        ),
+    ];
+    for (name, help, metric_type, value) in plain {
+        http_family(e, name, help, metric_type, samples, None, value)?;
+    }
+    let classes: [(&str, fn(&HttpSample) -> u64); 5] = [
+        ("1xx", |s| s.metrics.responses.informational),
+        ("2xx", |s| s.metrics.responses.success),
+        ("3xx", |s| s.metrics.responses.redirection),
+        ("4xx", |s| s.metrics.responses.client_error),
+        ("5xx", |s| s.metrics.responses.server_error),
+    ];
+    http_family(
+        e,
+        "dyn_runtime_http_responses",
+        "HTTP responses by status class (the HTTP layer's own 400, 408, 413, 431 and 503 included).",
+        MetricType::Counter,
+        samples,
+        Some(("class", &classes)),
+        none,
+    )?;
+    let timeouts: [(&str, fn(&HttpSample) -> u64); 5] = [
+        ("header", |s| s.metrics.timeouts.header),
+        ("body", |s| s.metrics.timeouts.body),
+        ("idle", |s| s.metrics.timeouts.idle),
+        ("write", |s| s.metrics.timeouts.write),
+        ("shutdown_grace", |s| s.metrics.timeouts.shutdown_grace),
+    ];
+    http_family(
+        e,
+        "dyn_runtime_http_timeouts",
+        "HTTP timeouts that fired, by kind.",
+        MetricType::Counter,
+        samples,
+        Some(("kind", &timeouts)),
+        none,
+    )
 }
