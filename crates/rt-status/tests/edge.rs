@@ -124,8 +124,9 @@ fn metrics_show_the_edge_metrics_of_every_added_server() {
     let runtime = runtime(5);
     let status = StatusServer::start_with(
         &runtime,
-        StatusOptions::new("127.0.0.1", 0)
-            .with_serve_options(ServeOptions::default().with_shutdown_grace(Duration::from_secs(1))),
+        StatusOptions::new("127.0.0.1", 0).with_serve_options(
+            ServeOptions::default().with_shutdown_grace(Duration::from_secs(1)),
+        ),
     )
     .unwrap();
     let rt = runtime.clone();
@@ -169,7 +170,8 @@ fn metrics_show_the_edge_metrics_of_every_added_server() {
     );
     // Counters end in `_total`, in one family per name.
     assert_eq!(
-        text.matches("# TYPE dyn_runtime_http_responses counter").count(),
+        text.matches("# TYPE dyn_runtime_http_responses counter")
+            .count(),
         1
     );
 
