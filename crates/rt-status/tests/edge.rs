@@ -138,6 +138,12 @@ fn metrics_show_the_edge_metrics_of_every_added_server() {
     let api_addr = api.local_addr();
     assert_eq!(get_path(api_addr, "/hello").0, 200);
     assert_eq!(get_path(api_addr, "/nope").0, 404);
+    // The client has its answers; the server closes its side a moment later.
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while api.metrics().connections_open > 0 {
+        assert!(Instant::now() < deadline, "{:?}", api.metrics());
+        std::thread::sleep(Duration::from_millis(2));
+    }
     status.add_http_server("api", &api);
     // Added again under the same name: replaced, one set of series.
     status.add_http_server("api", &api);
