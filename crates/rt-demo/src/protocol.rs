@@ -122,7 +122,7 @@ pub struct WorkResponse {
     pub checksum: u64,
 }
 
-/// The JSON body of every error answer (400, 404, 500, 503).
+/// The JSON body of every error answer (400, 404, 405, 500, 503).
 ///
 /// ```
 /// use rt_demo::protocol::ErrorBody;
@@ -132,29 +132,56 @@ pub struct WorkResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// A stable code: `malformed_body`, `out_of_range`, `shutting_down`, `not_found`,
-    /// `compute_failed`.
+    /// `method_not_allowed`, `compute_failed`.
     pub error: String,
     /// What happened and what to do, in words.
     pub detail: String,
 }
 
 /// The service's request counters (`GET /stats`, and the `requests` of the [`ReportLine`]).
+///
+/// `connections`, `refused`, `in_flight` and `responses_2xx` are the HTTP server's own counts
+/// ([`rt_http::Server::metrics`]); the others are the outcomes of the `POST /work` handler.
+/// With one request per connection, [`lost`](Self::lost) is what the shutdown tests hold at 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStats {
     /// Connections the request listener accepted (every path).
     pub connections: u64,
-    /// `POST /work` requests admitted (an in-flight guard was taken).
+    /// `POST /work` requests with a valid body whose work started (the server had admitted
+    /// them: counted in flight on the endpoint).
     pub admitted: u64,
     /// Admitted requests answered 200.
     pub completed: u64,
     /// Admitted requests whose compute job failed (answered 500).
     pub failed: u64,
-    /// Requests refused with 503 because the shutdown had started.
+    /// Requests refused with 503 because the shutdown had started (every path; a partial
+    /// request answered 503 at the end of the shutdown grace included).
     pub refused: u64,
     /// Requests answered 400 (malformed body or out of range).
     pub bad_request: u64,
-    /// Admitted requests not finished yet.
+    /// Requests admitted by the server and not answered yet (every path; a `GET /stats` does
+    /// not count itself).
     pub in_flight: u64,
+    /// Answers with a 2xx status (every path: `/stats` too).
+    #[serde(default)]
+    pub responses_2xx: u64,
+}
+
+impl ServiceStats {
+    /// Accepted connections that got neither a 2xx nor a 503 of the drain, by the service's
+    /// own counts: `connections − responses_2xx − refused` (0 when nothing was lost, with one
+    /// request per connection and no 4xx/5xx answer otherwise).
+    ///
+    /// ```
+    /// use rt_demo::protocol::ServiceStats;
+    /// let s = ServiceStats { connections: 10, responses_2xx: 7, refused: 3, ..Default::default() };
+    /// assert_eq!(s.lost(), 0);
+    /// ```
+    pub fn lost(&self) -> u64 {
+        self.connections
+            .saturating_sub(self.responses_2xx)
+            .saturating_sub(self.refused)
+    }
 }
 
 /// The shutdown report's phase timings, in milliseconds.

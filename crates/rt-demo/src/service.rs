@@ -1,5 +1,5 @@
-//! The demo service: `POST /work` on a graceful endpoint, CPU work on the compute pool, the
-//! status server, and an exit code from the [`Worker`].
+//! The demo service: `POST /work` on a graceful endpoint served by [`rt_http`], CPU work on
+//! the compute pool, the status server, and an exit code from the [`Worker`].
 //!
 //! # What it does
 //!
@@ -10,8 +10,10 @@
 //!    (first SIGTERM/SIGINT: graceful shutdown; second: exit 130).
 //! 3. The application starts the status server (`DYN_SYSTEM_PORT`; `/health` turns 503 in
 //!    phase 1), binds `DYN_HTTP_HOST:DYN_HTTP_PORT` (port 0: a free port), prints the
-//!    addresses (see [`protocol`](crate::protocol)), and serves the endpoint
-//!    [`ENDPOINT_NAME`] with axum until the shutdown.
+//!    addresses (see [`protocol`](crate::protocol)), and serves the router with
+//!    [`rt_http::serve`] as the graceful endpoint [`ENDPOINT_NAME`] until the shutdown. The
+//!    server's edge metrics are added to the status server's `/metrics` as
+//!    `dyn_runtime_http_*{server="work"}`.
 //! 4. At the end it prints the [`ShutdownReport`](rt_core::ShutdownReport) and the
 //!    `shutdown-report` JSON line, and returns the outcome's exit code: 0 clean, 1 application
 //!    error, 70 graceful deadline passed, 130 forced by a second signal (that one exits from the
@@ -23,37 +25,43 @@
 //! |---|---|
 //! | `POST /work` `{"cpu_ms": n, "wait_ms": m}` | 200 [`WorkResponse`]: `n` ms of CPU time burnt on the compute pool, then an async wait of `m` ms |
 //! | the same, body not that JSON or out of range | 400 [`ErrorBody`] (`malformed_body` / `out_of_range`) |
-//! | the same, once the shutdown has started | 503 [`ErrorBody`] `shutting_down` |
+//! | any request once the shutdown has started | 503 [`ErrorBody`] `shutting_down`, `Connection: close`, `Retry-After` (from rt-http) |
 //! | `GET /stats` | 200 [`ServiceStats`] |
-//! | anything else | 404 [`ErrorBody`] `not_found` |
+//! | another method on `/work` (e.g. `GET /work`) | 405 [`ErrorBody`] `method_not_allowed`, `Allow: POST` |
+//! | another method on `/stats` | 405 [`ErrorBody`] `method_not_allowed`, `Allow: GET, HEAD` |
+//! | any other path | 404 [`ErrorBody`] `not_found` |
 //!
-//! # The drain, and why nothing admitted is lost
+//! # The drain, and why nothing accepted is lost
 //!
-//! Each `POST /work` takes an [`InFlightGuard`] from the endpoint
-//! before it does any work, and holds it until its answer is built. From phase 1 on,
-//! `begin_request` refuses, and the request is answered 503 at once; the listener **stays
-//! open** during the drain, so that late clients get that explicit 503 rather than a reset.
-//! When the last admitted request is done, axum's graceful shutdown closes the listener and
-//! waits until every open connection has written its answer and closed. Only then does the
-//! endpoint's future return, and only then does the endpoint release its registration in the
-//! shutdown tracker: phase 2 cannot end while an admitted answer is still unwritten.
+//! The service has no drain logic of its own: [`rt_http::serve`] gives it. Every request is
+//! admitted (counted in flight on the endpoint) when its head arrives before phase 1, and
+//! served to the end. From phase 1 on, a request (on a new or a kept-alive connection) is
+//! answered 503 with `Connection: close`; the listener stays open until the last admitted
+//! request is done, then it is closed, every accepted connection is answered and closed
+//! (one without a complete request gets the shutdown grace, 5 s, to send one), and only then
+//! does the endpoint end, so phase 2 cannot end while an answer is unwritten. The counters
+//! of [`ServiceStats`] that concern connections, refusals and requests in flight are the
+//! server's ([`rt_http::Server::metrics`]); the service counts only the outcomes of its
+//! `POST /work` handler.
+//!
+//! The server's options are [`ServeOptions::default`] (see the line marked `DYN_HTTP_*` in
+//! the source, where the `DYN_HTTP_*` configuration rows plug in).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use rt_core::config::RuntimeConfig;
-use rt_core::{EndpointContext, InFlightGuard, Runtime, RuntimeError, Worker, WorkerOutcome};
+use rt_core::{BoxError, Runtime, RuntimeError, Worker, WorkerOutcome};
+use rt_http::{HttpError, ServeOptions, Server};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::protocol::{
     ErrorBody, PhaseTimings, ReportLine, ServiceStats, WorkRequest, WorkResponse, LISTENING_PREFIX,
@@ -62,7 +70,8 @@ use crate::protocol::{
 use crate::{cpu, DemoError};
 
 /// The endpoint's name: in the registry, in the shutdown tracker as `endpoint work`, and so in
-/// the report when it is still busy at the deadline.
+/// the report when it is still busy at the deadline; also the `server` label of the request
+/// server's metrics on the status server.
 pub const ENDPOINT_NAME: &str = "work";
 
 /// Exit code when the configuration is invalid (`EX_CONFIG` from `sysexits.h`).
@@ -137,15 +146,15 @@ fn print_report(outcome: &WorkerOutcome, counters: &Counters) {
         outcome: name.to_owned(),
         error,
         phases: outcome.shutdown_report().map(PhaseTimings::from_report),
-        requests: counters.snapshot(),
+        requests: counters.snapshot(0),
     };
     announce(&line.to_line());
 }
 
 /// The application run by the worker.
-async fn app(runtime: Runtime, counters: Arc<Counters>) -> Result<(), DemoError> {
+async fn app(runtime: Runtime, counters: Arc<Counters>) -> Result<(), BoxError> {
     let config = runtime.config().clone();
-    let status = rt_status::StatusServer::start(&runtime)?;
+    let status = rt_status::StatusServer::start(&runtime).map_err(DemoError::from)?;
     if let Some(status) = &status {
         announce(&format!("{STATUS_PREFIX}{}", status.local_addr()));
     }
@@ -160,72 +169,40 @@ async fn app(runtime: Runtime, counters: Arc<Counters>) -> Result<(), DemoError>
     tracing::info!(%addr, "request listener bound");
     announce(&format!("{LISTENING_PREFIX}{addr}"));
 
-    let rt = runtime.clone();
-    let started = runtime
-        .endpoint(ENDPOINT_NAME)
-        .graceful_shutdown(true)
-        .start(move |ctx| serve(ctx, listener, rt, counters));
-    let endpoint = match started {
-        Ok(endpoint) => endpoint,
+    let app = Arc::new(App {
+        runtime: runtime.clone(),
+        counters: Arc::clone(&counters),
+    });
+    let router = Router::new()
+        .route("/work", post(work).fallback(work_method_not_allowed))
+        .route("/stats", get(stats).fallback(stats_method_not_allowed))
+        .fallback(not_found)
+        .with_state(app);
+    // DYN_HTTP_*: the HTTP timeouts and limits; `ServeOptions::from_config(&config)` plugs in here.
+    let options = ServeOptions::default();
+    let server = match rt_http::serve(&runtime, ENDPOINT_NAME, listener, router, options) {
+        Ok(server) => server,
         // Asked to stop before serving anything: nothing to drain.
-        Err(RuntimeError::ShuttingDown { .. }) => return Ok(()),
+        Err(HttpError::Endpoint { source, .. })
+            if matches!(*source, RuntimeError::ShuttingDown { .. }) =>
+        {
+            return Ok(());
+        }
         Err(error) => return Err(error.into()),
     };
-    endpoint.stopped().await?;
+    if let Some(status) = &status {
+        status.add_http_server(ENDPOINT_NAME, &server);
+    }
+    let _ = counters.server.set(server.clone());
+    // Phase 1 starts the server's drain; it ends once every accepted connection is answered.
+    server.stopped().await;
     Ok(())
 }
 
 /// What the handlers share.
 struct App {
     runtime: Runtime,
-    ctx: EndpointContext,
     counters: Arc<Counters>,
-}
-
-/// The endpoint's future: axum until the drain is over.
-async fn serve(
-    ctx: EndpointContext,
-    listener: TcpListener,
-    runtime: Runtime,
-    counters: Arc<Counters>,
-) -> Result<(), DemoError> {
-    let app = Arc::new(App {
-        runtime,
-        ctx: ctx.clone(),
-        counters: Arc::clone(&counters),
-    });
-    let router = Router::new()
-        .route("/work", post(work))
-        .route("/stats", get(stats))
-        .fallback(not_found)
-        .with_state(app);
-    let tap = Arc::clone(&counters);
-    let listener = listener.tap_io(move |_conn| {
-        tap.connections.fetch_add(1, Ordering::SeqCst);
-    });
-    // Phase 1 (the token) starts the drain, but the listener stays open and answers 503 until
-    // the admitted requests are done; then axum stops accepting and finishes every open
-    // connection before `serve` returns.
-    let drained = async move {
-        ctx.cancelled().await;
-        tracing::info!(
-            endpoint = ENDPOINT_NAME,
-            in_flight = counters.in_flight.load(Ordering::SeqCst),
-            "draining: new requests get 503, admitted requests finish"
-        );
-        counters.wait_idle().await;
-        tracing::info!(
-            endpoint = ENDPOINT_NAME,
-            "admitted requests done: closing the listener"
-        );
-    };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(drained)
-        .await
-        .map_err(|source| DemoError::Io {
-            what: "serving HTTP".to_owned(),
-            source,
-        })
 }
 
 async fn work(State(app): State<Arc<App>>, body: Bytes) -> Response {
@@ -245,17 +222,7 @@ async fn work(State(app): State<Arc<App>>, body: Bytes) -> Response {
         counters.bad_request.fetch_add(1, Ordering::SeqCst);
         return error(StatusCode::BAD_REQUEST, "out_of_range", detail);
     }
-    let admitted = match app.ctx.begin_request() {
-        Ok(guard) => Admitted::new(guard, counters),
-        Err(e) => {
-            counters.refused.fetch_add(1, Ordering::SeqCst);
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                e.to_string(),
-            );
-        }
-    };
+    counters.admitted.fetch_add(1, Ordering::SeqCst);
     let begin = Instant::now();
     let cpu = Duration::from_millis(request.cpu_ms);
     let submitted = Instant::now();
@@ -265,7 +232,6 @@ async fn work(State(app): State<Arc<App>>, body: Bytes) -> Response {
         Ok(burnt) => burnt,
         Err(e) => {
             counters.failed.fetch_add(1, Ordering::SeqCst);
-            drop(admitted);
             return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "compute_failed",
@@ -293,12 +259,33 @@ async fn work(State(app): State<Arc<App>>, body: Bytes) -> Response {
     };
     tracing::debug!(?request, total_us = response.total_us, "request done");
     counters.completed.fetch_add(1, Ordering::SeqCst);
-    drop(admitted);
     (StatusCode::OK, Json(response)).into_response()
 }
 
 async fn stats(State(app): State<Arc<App>>) -> Json<ServiceStats> {
-    Json(app.counters.snapshot())
+    // This request is itself in flight: it does not count itself.
+    Json(app.counters.snapshot(1))
+}
+
+async fn work_method_not_allowed(method: Method) -> Response {
+    method_not_allowed(&method, "/work", "POST")
+}
+
+async fn stats_method_not_allowed(method: Method) -> Response {
+    method_not_allowed(&method, "/stats", "GET, HEAD")
+}
+
+/// 405 with the `Allow` header HTTP asks for (RFC 9110, 15.5.6) and the JSON error body.
+fn method_not_allowed(method: &Method, path: &str, allow: &'static str) -> Response {
+    let mut response = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {path}: use {allow}"),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
 async fn not_found() -> Response {
@@ -324,69 +311,34 @@ fn us(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// The service's counters.
+/// The outcomes of the `POST /work` handler, and the server whose metrics give the rest of
+/// [`ServiceStats`]. No in-flight count: the server's is the one.
 #[derive(Default)]
 struct Counters {
-    connections: AtomicU64,
+    server: OnceLock<Server>,
     admitted: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
-    refused: AtomicU64,
     bad_request: AtomicU64,
-    in_flight: AtomicU64,
-    idle: Notify,
 }
 
 impl Counters {
-    fn snapshot(&self) -> ServiceStats {
+    /// The stats now; `own` requests in flight (the caller's own) are not counted in flight.
+    fn snapshot(&self, own: usize) -> ServiceStats {
+        let (http, in_flight) = self
+            .server
+            .get()
+            .map(|server| (server.metrics(), server.in_flight()))
+            .unwrap_or_default();
         ServiceStats {
-            connections: self.connections.load(Ordering::SeqCst),
+            connections: http.connections_accepted,
             admitted: self.admitted.load(Ordering::SeqCst),
             completed: self.completed.load(Ordering::SeqCst),
             failed: self.failed.load(Ordering::SeqCst),
-            refused: self.refused.load(Ordering::SeqCst),
+            refused: http.requests_refused,
             bad_request: self.bad_request.load(Ordering::SeqCst),
-            in_flight: self.in_flight.load(Ordering::SeqCst),
-        }
-    }
-
-    /// Resolves once no admitted request is in flight. Only meaningful once admissions have
-    /// stopped (phase 1), when the count can only go down.
-    async fn wait_idle(&self) {
-        loop {
-            let notified = self.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.in_flight.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// An admitted request: the endpoint's guard plus the service's own count (which the drain
-/// waits on to close the listener).
-struct Admitted<'a> {
-    _guard: InFlightGuard,
-    counters: &'a Counters,
-}
-
-impl<'a> Admitted<'a> {
-    fn new(guard: InFlightGuard, counters: &'a Counters) -> Self {
-        counters.admitted.fetch_add(1, Ordering::SeqCst);
-        counters.in_flight.fetch_add(1, Ordering::SeqCst);
-        Admitted {
-            _guard: guard,
-            counters,
-        }
-    }
-}
-
-impl Drop for Admitted<'_> {
-    fn drop(&mut self) {
-        if self.counters.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.counters.idle.notify_waiters();
+            in_flight: u64::try_from(in_flight.saturating_sub(own)).unwrap_or(u64::MAX),
+            responses_2xx: http.responses.success,
         }
     }
 }

@@ -23,8 +23,9 @@ pub struct HttpMetrics {
     pub accept_paused: u64,
     /// Requests admitted (counted in flight on the endpoint) and handed to the router.
     pub requests_admitted: u64,
-    /// Requests answered 503 because the drain had started (including a partial request
-    /// answered 503 when the shutdown grace ended).
+    /// Requests answered 503 because the drain had started, including a partial request head
+    /// answered 503 when the shutdown grace ended and an admitted request whose body the
+    /// grace cut short (answered 503 instead of the handler's 4xx).
     pub requests_refused: u64,
     /// Responses by status class, including the 400/413/431 answers of the HTTP layer.
     pub responses: StatusClasses,

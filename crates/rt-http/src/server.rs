@@ -29,7 +29,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// A running HTTP server; see the [crate docs](crate) for what it guarantees.
 ///
 /// Dropping the handle does not stop the server: it stops with its endpoint (phase 1 of the
-/// runtime's shutdown), its token ([`serve_until`]) or [`stop`](Self::stop).
+/// runtime's shutdown), its token ([`serve_until`]) or [`stop`](Self::stop). Clones are
+/// handles on the same server (for example one kept by a status server to show its
+/// [`metrics`](Self::metrics)).
+#[derive(Clone)]
 pub struct Server {
     local_addr: SocketAddr,
     shared: Arc<Shared>,

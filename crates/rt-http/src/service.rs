@@ -102,7 +102,12 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                             StatusCode::REQUEST_TIMEOUT,
                             "the request body did not arrive in time",
                         ),
-                        BodyCut::Shutdown => refusal(&shared),
+                        BodyCut::Shutdown => {
+                            // A refusal like any other 503 of the drain: counted as one, so
+                            // that `accepted - 2xx - refused` holds every answered client.
+                            bump(&shared.metrics.requests_refused);
+                            refusal(&shared)
+                        }
                     };
                     close(&mut response);
                     response

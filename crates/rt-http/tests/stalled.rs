@@ -74,6 +74,15 @@ fn stalled_connections_neither_block_health_nor_hold_the_shutdown() {
             }
         }
         assert_eq!(answered, STALLED);
+        // The server's own counters say the same: every accepted connection got a 2xx or a
+        // 503 of the drain (a half body cut at the grace is a refusal too).
+        let metrics = server.metrics();
+        assert_eq!(metrics.requests_refused, STALLED as u64, "{metrics:?}");
+        assert_eq!(
+            metrics.connections_accepted - metrics.responses.success - metrics.requests_refused,
+            0,
+            "{metrics:?}"
+        );
     });
 }
 

@@ -31,6 +31,20 @@ pub enum StatusError {
         /// What is allowed instead.
         reason: &'static str,
     },
+    /// The HTTP server could not be started: an option of
+    /// [`StatusOptions::serve`](crate::StatusOptions::serve) is out of range.
+    #[error("the status server's HTTP server could not start: {source}")]
+    Serve {
+        /// rt-http's reason, naming the option.
+        #[source]
+        source: rt_http::HttpError,
+    },
+    /// The metrics could not be encoded as OpenMetrics text.
+    #[error(
+        "the metrics could not be encoded as OpenMetrics text; check that the names given to \
+         add_http_server are plain text"
+    )]
+    Metrics,
     /// The runtime's shutdown has reached phase 3: a server started now would never be
     /// stopped by it.
     #[error(

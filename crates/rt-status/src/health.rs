@@ -126,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn ready_only_when_every_entry_runs() -> Result<(), RuntimeError> {
+    fn ready_only_when_every_entry_runs() -> Result<(), Box<RuntimeError>> {
         let registry = Registry::new();
         let a = registry.register("a", ComponentKind::Endpoint)?;
         let b = registry.register("b", ComponentKind::Component)?;
@@ -154,8 +154,8 @@ mod tests {
     }
 
     #[test]
-    fn a_stopped_entry_is_not_ready_until_its_name_is_registered_again() -> Result<(), RuntimeError>
-    {
+    fn a_stopped_entry_is_not_ready_until_its_name_is_registered_again(
+    ) -> Result<(), Box<RuntimeError>> {
         let registry = Registry::new();
         let old = registry.register("model", ComponentKind::Component)?;
         old.set_state(ComponentState::Running)?;

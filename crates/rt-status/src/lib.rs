@@ -15,7 +15,8 @@
 //! - **metrics** (`GET /metrics`): OpenMetrics text, read from the runtime at each scrape.
 //!
 //! It lives in its own crate above `rt-core`, so that a service that does not want an HTTP
-//! stack (axum, hyper) does not build one.
+//! stack (axum, hyper) does not build one, and serves through [`rt_http`]: header, body, idle
+//! and write timeouts, connection limits, and a drain that stalled clients cannot hold.
 //!
 //! # Where it runs and when it stops
 //!
@@ -112,8 +113,22 @@
 //! | `dyn_runtime_compute_task_mean_duration_seconds` | gauge | | mean compute job run time |
 //! | `dyn_runtime_compute_task_max_duration_seconds` | gauge | | longest compute job run time |
 //!
+//! | `dyn_runtime_http_connections_open` | gauge | `server` | HTTP connections open now |
+//! | `dyn_runtime_http_connections_accepted_total` | counter | `server` | HTTP connections accepted |
+//! | `dyn_runtime_http_connections_closed_unanswered_total` | counter | `server` | connections closed with no request to answer (timeouts before any byte of a request) |
+//! | `dyn_runtime_http_accept_paused_total` | counter | `server` | times accepting paused at the connection limit |
+//! | `dyn_runtime_http_requests_admitted_total` | counter | `server` | requests admitted (counted in flight) |
+//! | `dyn_runtime_http_requests_refused_total` | counter | `server` | requests refused with 503 because the drain had started |
+//! | `dyn_runtime_http_requests_in_flight` | gauge | `server` | requests admitted and not yet answered |
+//! | `dyn_runtime_http_responses_total` | counter | `server`, `class` (`1xx` … `5xx`) | responses by status class |
+//! | `dyn_runtime_http_timeouts_total` | counter | `server`, `kind` (`header`, `body`, `idle`, `write`, `shutdown_grace`) | timeouts that fired |
+//!
 //! The compute series other than `dyn_runtime_compute_threads` are absent when the runtime has
-//! no compute pool. The response's content type is
+//! no compute pool. The `dyn_runtime_http_*` series come from [`rt_http`]'s
+//! [`HttpMetrics`](rt_http::HttpMetrics): one set for the status server's own HTTP server
+//! (`server="status"`, [`STATUS_HTTP_NAME`]) and one for each server added with
+//! [`StatusServer::add_http_server`] (the demo service adds its request server as
+//! `server="work"`). They are counts, without a unit. The response's content type is
 //! `application/openmetrics-text; version=1.0.0`, which Prometheus scrapes.
 #![forbid(unsafe_code)]
 
@@ -125,5 +140,5 @@ mod server;
 mod sources;
 
 pub use error::StatusError;
-pub use options::{StatusOptions, DEFAULT_METRICS_PATH};
-pub use server::{StatusServer, TEARDOWN_NAME};
+pub use options::{StatusOptions, DEFAULT_METRICS_PATH, DEFAULT_STATUS_SHUTDOWN_GRACE};
+pub use server::{StatusServer, STATUS_HTTP_NAME, TEARDOWN_NAME};

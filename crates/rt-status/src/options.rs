@@ -1,11 +1,22 @@
 //! [`StatusOptions`]: where the status server listens and what it answers on.
 
+use std::time::Duration;
+
 use rt_core::config::{check, HealthStatus, Origin, RuntimeConfig};
+use rt_http::ServeOptions;
 
 use crate::StatusError;
 
 /// The path of the Prometheus endpoint.
 pub const DEFAULT_METRICS_PATH: &str = "/metrics";
+
+/// The status server's default [`ServeOptions::shutdown_grace`]: 250 ms.
+///
+/// The status server stops in phase 3, where every probe is answered 503 anyway; a probe
+/// sends its request as soon as it is connected, so a connection that has not sent a complete
+/// one 250 ms into phase 3 is a stalled client, and the grace bounds how long it can hold the
+/// teardown (the phase-3 bound, `DYN_RUNTIME_TEARDOWN_TIMEOUT_SECS`, is 10 s by default).
+pub const DEFAULT_STATUS_SHUTDOWN_GRACE: Duration = Duration::from_millis(250);
 
 /// Where the status server listens and on which paths it answers.
 ///
@@ -57,6 +68,11 @@ pub struct StatusOptions {
     /// [`StatusServer::stop`](crate::StatusServer::stop) or until the secondary runtime shuts
     /// down.
     pub stop_on_teardown: bool,
+    /// The HTTP server's timeouts and limits (see [`ServeOptions`]): rt-http's defaults, with
+    /// [`DEFAULT_STATUS_SHUTDOWN_GRACE`] as the shutdown grace. The header read timeout
+    /// (10 s) closes stalled connections, so that they cannot take every connection slot and
+    /// stop the probes.
+    pub serve: ServeOptions,
 }
 
 impl StatusOptions {
@@ -72,6 +88,7 @@ impl StatusOptions {
             metrics_path: DEFAULT_METRICS_PATH.to_owned(),
             starting_health_status: defaults.system_starting_health_status,
             stop_on_teardown: true,
+            serve: ServeOptions::default().with_shutdown_grace(DEFAULT_STATUS_SHUTDOWN_GRACE),
         }
     }
 
@@ -129,13 +146,23 @@ impl StatusOptions {
         self
     }
 
+    /// Sets [`serve`](Self::serve).
+    pub fn with_serve_options(mut self, serve: ServeOptions) -> Self {
+        self.serve = serve;
+        self
+    }
+
     /// Checks the paths: each is a path [`check::http_path`] accepts (it starts with `/`; no
-    /// spaces, `?` or `#`), and the three differ.
+    /// spaces, `?` or `#`), and the three differ; and the HTTP server's options.
     ///
     /// # Errors
     ///
-    /// [`StatusError::InvalidOption`] naming the first bad option.
+    /// [`StatusError::InvalidOption`] naming the first bad path; [`StatusError::Serve`] when
+    /// a value of [`serve`](Self::serve) is out of range.
     pub fn validate(&self) -> Result<(), StatusError> {
+        self.serve
+            .validate()
+            .map_err(|source| StatusError::Serve { source })?;
         let paths = [
             ("health_path", &self.health_path),
             ("live_path", &self.live_path),

@@ -21,6 +21,9 @@ use crate::{metrics, StatusError, StatusOptions};
 /// [`ShutdownReport`](rt_core::ShutdownReport).
 pub const TEARDOWN_NAME: &str = "status server";
 
+/// The `server` label of the status server's own HTTP metrics on `/metrics`.
+pub const STATUS_HTTP_NAME: &str = "status";
+
 /// The running status server: `GET` on the health, liveness and metrics paths, served on the
 /// runtime's **secondary** tokio runtime.
 ///
@@ -52,10 +55,17 @@ pub const TEARDOWN_NAME: &str = "status server";
 ///
 /// The server registers a teardown task ([`TEARDOWN_NAME`]) with the runtime's shutdown
 /// coordinator. It therefore keeps answering through phases 1 and 2, so that probes see the
-/// drain (health 503, liveness 200), and stops in phase 3: it stops accepting connections,
-/// finishes the requests in progress and closes the connections (bounded by the teardown
-/// timeout). With [`StatusOptions::stop_on_teardown`] set to `false` it keeps answering (every
-/// probe 503) until [`stop`](Self::stop).
+/// drain (health 503, liveness 200), and stops in phase 3 as an [`rt_http`] server drains:
+/// a request that arrives then is answered 503, the requests in progress are finished, the
+/// listener is closed, and every accepted connection is answered and closed. A connection
+/// without a complete request (a stalled client) is given the shutdown grace of
+/// [`StatusOptions::serve`] (250 ms by default) and then closed, so stalled clients cannot
+/// hold the teardown. With [`StatusOptions::stop_on_teardown`] set to `false` it keeps
+/// answering (every probe 503) until [`stop`](Self::stop).
+///
+/// Served through [`rt_http::serve_until`], it also has rt-http's header, body, idle and write
+/// timeouts and limits: a client that connects and sends half a request holds a connection at
+/// most the header read timeout (10 s), and cannot stop the probes from being answered.
 ///
 /// Dropping the `StatusServer` does not stop the server. The server holds no clone of the
 /// [`Runtime`]: when the runtime is dropped without a shutdown, the secondary runtime's end
@@ -63,8 +73,7 @@ pub const TEARDOWN_NAME: &str = "status server";
 pub struct StatusServer {
     local_addr: SocketAddr,
     sources: Arc<Sources>,
-    stop: CancellationToken,
-    done: CancellationToken,
+    server: rt_http::Server,
 }
 
 /// What every request handler shares.
@@ -114,9 +123,8 @@ impl StatusServer {
     /// - [`StatusError::TooLate`] when the runtime's shutdown is already in phase 3.
     pub fn start_with(runtime: &Runtime, options: StatusOptions) -> Result<Self, StatusError> {
         options.validate()?;
-        if options.stop_on_teardown
-            && runtime.shutdown_coordinator().phase() >= ShutdownPhase::Stopping
-        {
+        let coordinator = runtime.shutdown_coordinator();
+        if options.stop_on_teardown && coordinator.phase() >= ShutdownPhase::Stopping {
             return Err(StatusError::TooLate);
         }
         let bind_error = |source| StatusError::Bind {
@@ -128,26 +136,8 @@ impl StatusServer {
             .map_err(bind_error)?;
         listener.set_nonblocking(true).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
-        let secondary = runtime.secondary();
-        let listener = {
-            let _entered = secondary.enter();
-            tokio::net::TcpListener::from_std(listener).map_err(bind_error)?
-        };
 
         let sources = Arc::new(Sources::new(runtime, options.starting_health_status));
-        let stop = CancellationToken::new();
-        let done = CancellationToken::new();
-        if options.stop_on_teardown {
-            let (stop, done) = (stop.clone(), done.clone());
-            runtime
-                .shutdown_coordinator()
-                .try_add_teardown(TEARDOWN_NAME, move || async move {
-                    stop.cancel();
-                    done.cancelled().await;
-                })
-                .map_err(|_| StatusError::TooLate)?;
-        }
-
         let app = Arc::new(App {
             registry: metrics::registry(Arc::clone(&sources)),
             sources: Arc::clone(&sources),
@@ -156,21 +146,31 @@ impl StatusServer {
             metrics_path: options.metrics_path.clone(),
         });
         let router = Router::new().fallback(dispatch).with_state(app);
-        // Cancelled when the serving task ends, also when it is dropped with its runtime.
-        let finished = done.clone().drop_guard();
-        let shutdown = stop.clone().cancelled_owned();
-        secondary.spawn(async move {
-            let _finished = finished;
-            match axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                Ok(()) => tracing::info!(addr = %local_addr, "status server stopped"),
-                Err(error) => {
-                    tracing::error!(addr = %local_addr, %error, "status server stopped with an error");
-                }
+        // Served through rt-http on the secondary runtime: bounded header, body, idle and
+        // write timeouts, and a drain that no stalled client can hold past the grace.
+        let server = {
+            let _entered = runtime.secondary().enter();
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
+            rt_http::serve_until(
+                CancellationToken::new(),
+                listener,
+                router,
+                options.serve.clone(),
+            )
+            .map_err(|source| StatusError::Serve { source })?
+        };
+        if options.stop_on_teardown {
+            let stopping = server.clone();
+            let added = coordinator.try_add_teardown(TEARDOWN_NAME, move || async move {
+                stopping.stop();
+                stopping.stopped().await;
+            });
+            if added.is_err() {
+                server.stop();
+                return Err(StatusError::TooLate);
             }
-        });
+        }
+        sources.add_http(STATUS_HTTP_NAME.to_owned(), server.clone());
         tracing::info!(
             addr = %local_addr,
             health = %options.health_path,
@@ -182,8 +182,7 @@ impl StatusServer {
         Ok(Self {
             local_addr,
             sources,
-            stop,
-            done,
+            server,
         })
     }
 
@@ -212,21 +211,78 @@ impl StatusServer {
         )
     }
 
-    /// Stops the server now, as phase 3 would: no new connections, requests in progress are
-    /// finished. Returns at once; idempotent. Await [`stopped`](Self::stopped) for the end.
+    /// Shows the edge metrics of an HTTP server (from [`rt_http::serve`] or
+    /// [`rt_http::serve_until`]) on `/metrics`, as the `dyn_runtime_http_*` series labelled
+    /// `server="<name>"` (see the [metrics table](crate#metrics)); a server added under the
+    /// same name replaces the earlier one. The status server's own server is there from the
+    /// start as [`STATUS_HTTP_NAME`]. The status server keeps a handle (a clone) of `server`:
+    /// the series stay, with their last values, after that server has stopped.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use rt_core::config::RuntimeConfig;
+    /// use rt_core::Runtime;
+    /// use rt_status::{StatusOptions, StatusServer};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = RuntimeConfig::builder().num_worker_threads(1).compute_threads(0).build()?;
+    /// let runtime = Runtime::from_config(config)?;
+    /// let status = StatusServer::start_with(&runtime, StatusOptions::new("127.0.0.1", 0))?;
+    /// let rt = runtime.clone();
+    /// runtime.primary().block_on(async move {
+    ///     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    ///     let router = Router::new().route("/hello", get(|| async { "hello" }));
+    ///     let options = rt_http::ServeOptions::default();
+    ///     let server = rt_http::serve(&rt, "api", listener, router, options)?;
+    ///     status.add_http_server("api", &server);
+    ///     let text = status.render_metrics()?;
+    ///     assert!(text.contains(r#"dyn_runtime_http_connections_accepted_total{server="api"} 0"#));
+    ///     rt.shutdown_and_wait(None).await;
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })
+    /// # }
+    /// ```
+    pub fn add_http_server(&self, name: impl Into<String>, server: &rt_http::Server) {
+        self.sources.add_http(name.into(), server.clone());
+    }
+
+    /// The OpenMetrics text `/metrics` would answer now.
+    ///
+    /// # Errors
+    ///
+    /// [`StatusError::Metrics`] when the text cannot be encoded (a label value the format
+    /// cannot carry).
+    pub fn render_metrics(&self) -> Result<String, StatusError> {
+        metrics::render(&metrics::registry(Arc::clone(&self.sources)))
+            .map_err(|_| StatusError::Metrics)
+    }
+
+    /// The status server's own HTTP counters (also on `/metrics` as `server="status"`).
+    pub fn http_metrics(&self) -> rt_http::HttpMetrics {
+        self.server.metrics()
+    }
+
+    /// Stops the server now, as phase 3 would: no new requests (a request that arrives gets
+    /// 503), requests in progress are finished, then the listener and the connections are
+    /// closed, each connection bounded by the [shutdown grace](StatusOptions::serve). Returns
+    /// at once; idempotent. Await [`stopped`](Self::stopped) for the end.
     pub fn stop(&self) {
-        self.stop.cancel();
+        self.server.stop();
     }
 
     /// Resolves once the server has stopped (after [`stop`](Self::stop), phase 3 of the
-    /// shutdown, or the end of the secondary runtime). Cancel-safe.
+    /// shutdown, or the end of the secondary runtime).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing, and it can be awaited again.
     pub async fn stopped(&self) {
-        self.done.cancelled().await;
+        self.server.stopped().await;
     }
 
     /// Whether the server has stopped.
     pub fn is_stopped(&self) -> bool {
-        self.done.is_cancelled()
+        self.server.is_stopped()
     }
 }
 

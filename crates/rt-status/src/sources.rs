@@ -1,7 +1,7 @@
 //! [`Sources`]: what the probes and the metrics read, shared by every request.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use rt_core::compute::ComputePool;
@@ -9,6 +9,7 @@ use rt_core::config::HealthStatus;
 use rt_core::registry::Registry;
 use rt_core::shutdown::ShutdownCoordinator;
 use rt_core::Runtime;
+use rt_http::{HttpMetrics, Server};
 
 /// The runtime's parts the status server reads. It holds no [`Runtime`] clone, so a server
 /// that is never stopped does not keep the runtime (and its threads) alive.
@@ -21,6 +22,16 @@ pub(crate) struct Sources {
     pub(crate) started: Instant,
     /// The readiness reported while the registry is empty: `true` = ready.
     ready_when_empty: AtomicBool,
+    /// The HTTP servers whose edge metrics `/metrics` shows, by name, in the order added.
+    http: Mutex<Vec<(String, Server)>>,
+}
+
+/// One HTTP server's counters at a scrape.
+#[derive(Debug)]
+pub(crate) struct HttpSample {
+    pub(crate) name: String,
+    pub(crate) metrics: HttpMetrics,
+    pub(crate) in_flight: usize,
 }
 
 impl Sources {
@@ -32,7 +43,31 @@ impl Sources {
             compute: runtime.compute_pool().cloned(),
             started: Instant::now(),
             ready_when_empty: AtomicBool::new(starting == HealthStatus::Ready),
+            http: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Shows `server`'s metrics under `name`, replacing a server added under the same name.
+    pub(crate) fn add_http(&self, name: String, server: Server) {
+        let mut http = self.http.lock().unwrap_or_else(PoisonError::into_inner);
+        match http.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = server,
+            None => http.push((name, server)),
+        }
+    }
+
+    /// The HTTP servers' counters now, in the order they were added.
+    pub(crate) fn http_samples(&self) -> Vec<HttpSample> {
+        self.http
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(name, server)| HttpSample {
+                name: name.clone(),
+                metrics: server.metrics(),
+                in_flight: server.in_flight(),
+            })
+            .collect()
     }
 
     pub(crate) fn health_status_when_empty(&self) -> HealthStatus {
