@@ -44,8 +44,8 @@
 //! server's ([`rt_http::Server::metrics`]); the service counts only the outcomes of its
 //! `POST /work` handler.
 //!
-//! The server's options are [`ServeOptions::default`] (see the line marked `DYN_HTTP_*` in
-//! the source, where the `DYN_HTTP_*` configuration rows plug in).
+//! The server's timeouts and limits come from the configuration ([`ServeOptions::from_config`]:
+//! the `DYN_HTTP_*` keys, such as `DYN_HTTP_SHUTDOWN_GRACE_SECS`).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -178,8 +178,8 @@ async fn app(runtime: Runtime, counters: Arc<Counters>) -> Result<(), BoxError> 
         .route("/stats", get(stats).fallback(stats_method_not_allowed))
         .fallback(not_found)
         .with_state(app);
-    // DYN_HTTP_*: the HTTP timeouts and limits; `ServeOptions::from_config(&config)` plugs in here.
-    let options = ServeOptions::default();
+    // The HTTP timeouts and limits: the `DYN_HTTP_*` keys of the configuration.
+    let options = ServeOptions::from_config(&config);
     let server = match rt_http::serve(&runtime, ENDPOINT_NAME, listener, router, options) {
         Ok(server) => server,
         // Asked to stop before serving anything: nothing to drain.

@@ -24,7 +24,7 @@ use rt_demo::protocol::{ErrorBody, ServiceStats, WorkRequest, WorkResponse};
 const EVENT: Duration = Duration::from_secs(30);
 
 /// The service's shutdown grace for connections without a complete request: rt-http's
-/// default, which the service uses (`ServeOptions::default()`).
+/// default, which the service uses (`DYN_HTTP_SHUTDOWN_GRACE_SECS` is not set here).
 const GRACE: Duration = rt_http::DEFAULT_SHUTDOWN_GRACE;
 
 /// One test at a time (see the module docs).
@@ -58,7 +58,9 @@ fn service() -> ServiceProcess {
         .env("DYN_SYSTEM_PORT", "0")
         .env("DYN_RUNTIME_NUM_WORKER_THREADS", "2")
         .env("DYN_COMPUTE_THREADS", "2")
-        .env("DYN_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT", "30");
+        .env("DYN_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT", "30")
+        // Room for the 10,000 connections of `many_in_flight_across_sigterm_lose_nothing`.
+        .env("DYN_HTTP_MAX_CONNECTIONS", "12000");
     ServiceProcess::spawn(cmd).expect("start demo-service")
 }
 
@@ -431,17 +433,17 @@ fn rss_kib(pid: i32) -> Option<u64> {
 
 /// Many requests in flight across SIGTERM: every one is answered 200, nothing is lost.
 ///
-/// 4000 in flight: the most that fits under the service's connection limit
-/// (`ServeOptions::max_connections`, 4096 by default) with room for the test's probes. 10,000
-/// needs that limit raised (the `DYN_HTTP_*` rows).
+/// 10,000 in flight: above the default connection limit (4096), so the service runs with
+/// `DYN_HTTP_MAX_CONNECTIONS=12000`. Each of the two processes needs one descriptor per
+/// connection.
 #[test]
 fn many_in_flight_across_sigterm_lose_nothing() {
-    const N: usize = 4_000;
-    const WAIT_MS: u64 = 4_000;
+    const N: usize = 10_000;
+    const WAIT_MS: u64 = 20_000;
     let _serial = serial();
     let hard = raise_fd_limit();
     assert!(
-        hard > 2 * N as u64 + 100,
+        hard > N as u64 + 200,
         "the open-file limit ({hard}) is too low for {N} connections"
     );
     let (mut svc, addrs, _) = ready_service();
@@ -452,16 +454,24 @@ fn many_in_flight_across_sigterm_lose_nothing() {
         .build()
         .expect("client runtime");
     let raw = Arc::new(work_request(0, WAIT_MS));
+    // At most this many connects at once: a burst of 10,000 SYNs overflows the listen queue and
+    // the kernel's SYN retries (1 s, 3 s, 7 s...) would make admission take most of a minute.
+    let connecting = Arc::new(tokio::sync::Semaphore::new(128));
     let tasks: Vec<_> = (0..N)
         .map(|_| {
             let raw = Arc::clone(&raw);
+            let connecting = Arc::clone(&connecting);
             let addr = addrs.http;
             clients.spawn(async move {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let permit = connecting.acquire_owned().await.ok()?;
                 let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
                 stream.write_all(&raw).await.ok()?;
+                drop(permit);
                 let mut answer = Vec::new();
-                tokio::time::timeout(EVENT, stream.read_to_end(&mut answer))
+                // Accepted connections wait in the kernel's queue until the service takes
+                // them: the last of 10,000 may be admitted long after it was written.
+                tokio::time::timeout(3 * EVENT, stream.read_to_end(&mut answer))
                     .await
                     .ok()?
                     .ok()?;
