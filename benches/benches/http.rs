@@ -11,7 +11,10 @@
 //!   round measures each server for the same time, the order alternating round by round so
 //!   that drift on a small machine cancels; reported: the medians over the rounds of the
 //!   requests per second, of each round's ratio `rt_http / axum`, and of each round's p50 and
-//!   p99 latency (from the request's write to its answer's last byte);
+//!   p99 latency (from the request's write to its answer's last byte), and of the CPU time
+//!   the server's runtime threads (`rt-primary-*`) spent per request (from the scheduler's
+//!   own counters: a figure that noise from other processes on a small machine moves far
+//!   less than requests per second);
 //! * memory per in-flight request - the `http_probe` binary of this package (the same
 //!   router, either server, nothing else in the process) gets [`IN_FLIGHT`] connections, each
 //!   with one request that the handler holds until the bench calls `/release`. Reported: its
@@ -77,6 +80,24 @@ struct Segment {
     rps: f64,
     p50_ns: f64,
     p99_ns: f64,
+    /// CPU time of the server's runtime threads per request.
+    cpu_ns: f64,
+}
+
+/// CPU time so far of this process's threads whose name starts with `prefix` (the
+/// scheduler's own nanoseconds, `/proc/self/task/*/schedstat`).
+fn threads_cpu_ns(prefix: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn request(path: &str) -> Vec<u8> {
@@ -140,6 +161,7 @@ async fn load(addr: SocketAddr, duration: Duration) -> Segment {
         assert_eq!(status, 200);
         streams.push(stream);
     }
+    let cpu_before = threads_cpu_ns(rt_core::PRIMARY_THREAD_PREFIX);
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = JoinSet::new();
@@ -170,10 +192,12 @@ async fn load(addr: SocketAddr, duration: Duration) -> Segment {
     while let Some(joined) = tasks.join_next().await {
         all.extend(joined.expect("a load task"));
     }
+    let cpu = threads_cpu_ns(rt_core::PRIMARY_THREAD_PREFIX).saturating_sub(cpu_before);
     let requests = all.len() as u64;
     Segment {
         requests,
         rps: requests as f64 / duration.as_secs_f64(),
+        cpu_ns: cpu as f64 / requests.max(1) as f64,
         p50_ns: percentile(&mut all, 50.0),
         p99_ns: percentile(&mut all, 99.0),
     }
@@ -239,15 +263,17 @@ fn throughput(rounds: usize, round: Duration, warm: Duration) -> Vec<(Segment, S
         }
         let (a, b) = (rt_http.expect("measured"), axum.expect("measured"));
         println!(
-            "http round {}: rt_http {:.0} req/s (p50 {:.1} us, p99 {:.1} us), axum {:.0} req/s \
-             (p50 {:.1} us, p99 {:.1} us), ratio {:.3}",
+            "http round {}: rt_http {:.0} req/s (p50 {:.1} us, p99 {:.1} us, cpu {:.2} us/req), \
+             axum {:.0} req/s (p50 {:.1} us, p99 {:.1} us, cpu {:.2} us/req), ratio {:.3}",
             r + 1,
             a.rps,
             a.p50_ns / 1e3,
             a.p99_ns / 1e3,
+            a.cpu_ns / 1e3,
             b.rps,
             b.p50_ns / 1e3,
             b.p99_ns / 1e3,
+            b.cpu_ns / 1e3,
             a.rps / b.rps
         );
         results.push((a, b));
@@ -446,9 +472,9 @@ fn main() {
         std::process::exit(1);
     }
     let (rounds, round, warm, reps) = if q {
-        (6, Duration::from_millis(500), Duration::from_millis(300), 1)
+        (16, Duration::from_millis(250), Duration::from_millis(300), 1)
     } else {
-        (10, Duration::from_millis(1_500), Duration::from_secs(1), 3)
+        (30, Duration::from_millis(500), Duration::from_secs(1), 3)
     };
 
     let results = throughput(rounds, round, warm);
@@ -459,6 +485,9 @@ fn main() {
     let p99_rt = median(results.iter().map(|(a, _)| a.p99_ns).collect());
     let p50_axum = median(results.iter().map(|(_, b)| b.p50_ns).collect());
     let p99_axum = median(results.iter().map(|(_, b)| b.p99_ns).collect());
+    let cpu_rt = median(results.iter().map(|(a, _)| a.cpu_ns).collect());
+    let cpu_axum = median(results.iter().map(|(_, b)| b.cpu_ns).collect());
+    let cpu_ratio = median(results.iter().map(|(a, b)| a.cpu_ns / b.cpu_ns).collect());
 
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -487,12 +516,15 @@ fn main() {
     println!(
         "http: {CONNECTIONS} keep-alive connections, median of {rounds} rounds of {round:?}: \
          rt_http {rps_rt:.0} req/s vs axum {rps_axum:.0} req/s, ratio {ratio:.3} (target >= \
-         0.95); p50/p99 rt_http {:.1}/{:.1} us, axum {:.1}/{:.1} us; memory per in-flight \
-         request at {IN_FLIGHT}: rt_http {mem_rt:.0} B, axum {mem_axum:.0} B",
+         0.95); p50/p99 rt_http {:.1}/{:.1} us, axum {:.1}/{:.1} us; server CPU per request \
+         rt_http {:.2} us, axum {:.2} us, ratio {cpu_ratio:.3}; memory per in-flight request at \
+         {IN_FLIGHT}: rt_http {mem_rt:.0} B, axum {mem_axum:.0} B",
         p50_rt / 1e3,
         p99_rt / 1e3,
         p50_axum / 1e3,
         p99_axum / 1e3,
+        cpu_rt / 1e3,
+        cpu_axum / 1e3,
     );
     let line = json_line(
         "http",
@@ -504,6 +536,9 @@ fn main() {
             ("rt_http_p99_ns", p99_rt),
             ("axum_p50_ns", p50_axum),
             ("axum_p99_ns", p99_axum),
+            ("rt_http_cpu_per_request_ns", cpu_rt),
+            ("axum_cpu_per_request_ns", cpu_axum),
+            ("cpu_ratio_vs_axum", cpu_ratio),
             ("memory_per_in_flight_bytes", mem_rt),
             ("axum_memory_per_in_flight_bytes", mem_axum),
             ("memory_ratio_vs_axum", mem_rt / mem_axum),

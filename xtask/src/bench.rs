@@ -443,8 +443,8 @@ fn print_http(v: &Summary) {
         get("in_flight")
     );
     println!(
-        "  {:<28} {:>12} {:>11} {:>11} {:>16}",
-        "server", "req/s", "p50", "p99", "mem/in-flight"
+        "  {:<28} {:>12} {:>11} {:>11} {:>12} {:>14}",
+        "server", "req/s", "p50", "p99", "CPU/req", "mem/in-flight"
     );
     for (key, label) in [("rt_http", "rt_http::serve"), ("axum", "axum::serve (baseline)")] {
         let mem = if key == "rt_http" {
@@ -453,22 +453,23 @@ fn print_http(v: &Summary) {
             get("axum_memory_per_in_flight_bytes")
         };
         println!(
-            "  {label:<28} {:>12.0} {:>11} {:>11} {:>16}",
+            "  {label:<28} {:>12.0} {:>11} {:>11} {:>12} {:>14}",
             get(&format!("{key}_rps")),
             dur(get(&format!("{key}_p50_ns"))),
             dur(get(&format!("{key}_p99_ns"))),
+            dur(get(&format!("{key}_cpu_per_request_ns"))),
             bytes(mem)
         );
     }
     let ratio = num(v, "http", "ratio_vs_axum");
-    let mem_ratio = num(v, "http", "memory_ratio_vs_axum");
     println!(
-        "  {:<28} {:>12} {:>11} {:>11} {:>16}",
+        "  {:<28} {:>12} {:>11} {:>11} {:>12} {:>14}",
         "ratio rt_http / axum",
         times(ratio),
         "",
         "",
-        times(mem_ratio)
+        times(num(v, "http", "cpu_ratio_vs_axum")),
+        times(num(v, "http", "memory_ratio_vs_axum"))
     );
     let mem = num(v, "http", "memory_per_in_flight_bytes");
     println!(
