@@ -157,7 +157,9 @@ async fn load(addr: SocketAddr, duration: Duration) -> Segment {
     for _ in 0..CONNECTIONS {
         let mut stream = connect(addr).await.expect("connect to the server");
         // One request before the clock starts: the connection's task exists on the server.
-        let status = exchange(&mut stream, &mut buf, &req).await.expect("warm-up");
+        let status = exchange(&mut stream, &mut buf, &req)
+            .await
+            .expect("warm-up");
         assert_eq!(status, 200);
         streams.push(stream);
     }
@@ -283,7 +285,10 @@ fn throughput(rounds: usize, round: Duration, warm: Duration) -> Vec<(Segment, S
         .primary()
         .block_on(runtime.shutdown_coordinator().shutdown_and_wait(None));
     assert!(report.is_clean(), "{report}");
-    assert!(ours.is_stopped(), "rt_http server still running after the shutdown");
+    assert!(
+        ours.is_stopped(),
+        "rt_http server still running after the shutdown"
+    );
     axum_stop.cancel();
     runtime
         .primary()
@@ -399,7 +404,13 @@ fn memory(client: &Tokio, server: Server) -> f64 {
         let mut held = Vec::with_capacity(IN_FLIGHT);
         for _ in 0..IN_FLIGHT {
             if connecting.len() >= CONNECTING {
-                held.push(connecting.join_next().await.expect("a task").expect("connect"));
+                held.push(
+                    connecting
+                        .join_next()
+                        .await
+                        .expect("a task")
+                        .expect("connect"),
+                );
             }
             let hold = hold.clone();
             connecting.spawn(async move {
@@ -446,7 +457,10 @@ fn memory(client: &Tokio, server: Server) -> f64 {
         })
         .await
         .expect("the held requests answered in time");
-        assert_eq!(answered, IN_FLIGHT, "{server:?}: held requests not answered 200");
+        assert_eq!(
+            answered, IN_FLIGHT,
+            "{server:?}: held requests not answered 200"
+        );
         println!(
             "http memory {server:?}: baseline {:.1} MiB, {IN_FLIGHT} held: {:.1} MiB (peak {:.1} \
              MiB): {:.0} bytes per in-flight request",
@@ -472,7 +486,12 @@ fn main() {
         std::process::exit(1);
     }
     let (rounds, round, warm, reps) = if q {
-        (16, Duration::from_millis(250), Duration::from_millis(300), 1)
+        (
+            16,
+            Duration::from_millis(250),
+            Duration::from_millis(300),
+            1,
+        )
     } else {
         (30, Duration::from_millis(500), Duration::from_secs(1), 3)
     };

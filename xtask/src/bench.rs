@@ -446,7 +446,10 @@ fn print_http(v: &Summary) {
         "  {:<28} {:>12} {:>11} {:>11} {:>12} {:>14}",
         "server", "req/s", "p50", "p99", "CPU/req", "mem/in-flight"
     );
-    for (key, label) in [("rt_http", "rt_http::serve"), ("axum", "axum::serve (baseline)")] {
+    for (key, label) in [
+        ("rt_http", "rt_http::serve"),
+        ("axum", "axum::serve (baseline)"),
+    ] {
         let mem = if key == "rt_http" {
             get("memory_per_in_flight_bytes")
         } else {

@@ -90,7 +90,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         // keeping it makes the intent plain.
         let _server = if kind == "rt-http" {
             let options = ServeOptions::default().with_max_connections(connections + FD_MARGIN);
-            Some(rt_http::serve(&rt, "http-probe", listener, router(), options)?)
+            Some(rt_http::serve(
+                &rt,
+                "http-probe",
+                listener,
+                router(),
+                options,
+            )?)
         } else {
             tokio::spawn(async move { axum::serve(listener, router()).await });
             None
