@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the runtime (see `benches/`); run them with `cargo xtask bench`.
 //!
 //! This library holds what the bench binaries share: the `RT_BENCH_QUICK` switch, order
-//! statistics over samples, and the `RT_BENCH_JSONL` summary line.
+//! statistics over samples, the `RT_BENCH_JSONL` summary line, and raising the open-file
+//! limit (the `http` bench and its probe each hold 10,000 sockets).
 //!
 //! The convention, read by `cargo xtask bench`: when `RT_BENCH_JSONL` names a file, each bench
 //! binary appends one JSON object per line to it, each top-level key a section
@@ -70,4 +71,31 @@ pub fn append_jsonl(line: &str) -> std::io::Result<()> {
         .append(true)
         .open(path)?;
     writeln!(f, "{line}")
+}
+
+/// Raises this process's soft `RLIMIT_NOFILE` to at least `min` open files (up to the hard
+/// limit, which an unprivileged process cannot raise); returns the soft limit now in force.
+///
+/// # Errors
+///
+/// The limit cannot be read or set, or the hard limit is below `min`: the message says what
+/// to change (`ulimit -Hn`, or `nofile` in `/etc/security/limits.conf`).
+pub fn raise_nofile(min: u64) -> Result<u64, String> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
+        .map_err(|e| format!("cannot read RLIMIT_NOFILE: {e}"))?;
+    if soft >= min {
+        return Ok(soft);
+    }
+    if hard < min {
+        return Err(format!(
+            "this bench needs {min} open files but the hard limit (RLIMIT_NOFILE) is {hard}; \
+             raise it (`ulimit -Hn {min}` as root, or `nofile` in /etc/security/limits.conf) \
+             and run again"
+        ));
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, min, hard)
+        .map_err(|e| format!("cannot raise RLIMIT_NOFILE from {soft} to {min}: {e}"))?;
+    Ok(min)
 }

@@ -293,14 +293,16 @@ fn print_table(v: &Summary, fresh: &[String]) {
     }
     print_tracker(v);
     print_shutdown(v);
+    print_http(v);
     // Sections this command has no layout for: key = value.
-    const KNOWN: [&str; 6] = [
+    const KNOWN: [&str; 7] = [
         "bridge",
         "large_job",
         "parallel_map",
         "saturation",
         "tracker",
         "shutdown",
+        "http",
     ];
     for (name, body) in v.0.iter().filter(|(n, _)| !KNOWN.contains(&n.as_str())) {
         let tag = if fresh.contains(name) {
@@ -413,6 +415,71 @@ fn print_shutdown(v: &Summary) {
             dur(get(&format!("{key}_p99_ns")))
         );
     }
+}
+
+/// `12345.0` -> `"12.06 KiB"`; `-` when missing.
+fn bytes(b: f64) -> String {
+    if !b.is_finite() {
+        "-".into()
+    } else if b >= 1024.0 {
+        format!("{:.2} KiB", b / 1024.0)
+    } else {
+        format!("{b:.0} B")
+    }
+}
+
+fn print_http(v: &Summary) {
+    if v.get("http").is_none() {
+        return;
+    }
+    let get = |key: &str| num(v, "http", key).unwrap_or(f64::NAN);
+    println!(
+        "\nHTTP: rt_http::serve vs plain axum::serve, same router and runtime shape \
+         ({:.0} keep-alive connections, medians of {:.0} rounds of {:.0} ms; memory at {:.0} \
+         requests in flight)",
+        get("connections"),
+        get("rounds"),
+        get("round_ms"),
+        get("in_flight")
+    );
+    println!(
+        "  {:<28} {:>12} {:>11} {:>11} {:>12} {:>14}",
+        "server", "req/s", "p50", "p99", "CPU/req", "mem/in-flight"
+    );
+    for (key, label) in [
+        ("rt_http", "rt_http::serve"),
+        ("axum", "axum::serve (baseline)"),
+    ] {
+        let mem = if key == "rt_http" {
+            get("memory_per_in_flight_bytes")
+        } else {
+            get("axum_memory_per_in_flight_bytes")
+        };
+        println!(
+            "  {label:<28} {:>12.0} {:>11} {:>11} {:>12} {:>14}",
+            get(&format!("{key}_rps")),
+            dur(get(&format!("{key}_p50_ns"))),
+            dur(get(&format!("{key}_p99_ns"))),
+            dur(get(&format!("{key}_cpu_per_request_ns"))),
+            bytes(mem)
+        );
+    }
+    let ratio = num(v, "http", "ratio_vs_axum");
+    println!(
+        "  {:<28} {:>12} {:>11} {:>11} {:>12} {:>14}",
+        "ratio rt_http / axum",
+        times(ratio),
+        "",
+        "",
+        times(num(v, "http", "cpu_ratio_vs_axum")),
+        times(num(v, "http", "memory_ratio_vs_axum"))
+    );
+    let mem = num(v, "http", "memory_per_in_flight_bytes");
+    println!(
+        "  targets: throughput >= 0.95x axum: {}; memory per in-flight request <= 12 KiB: {}",
+        ratio.map_or("-", |r| verdict(r >= 0.95)),
+        mem.map_or("-", |m| verdict(m <= 12.0 * 1024.0))
+    );
 }
 
 #[cfg(test)]

@@ -84,7 +84,9 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let mut router = self.router.clone();
         let routed = router.call(Request::from_parts(parts, body));
         Box::pin(async move {
-            let response = match CatchUnwind(Box::pin(routed)).await {
+            // Pinned inside this future's own (boxed) state: no second allocation.
+            let routed = std::pin::pin!(routed);
+            let response = match CatchUnwind(routed).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(never)) => match never {},
                 Err(()) => {
