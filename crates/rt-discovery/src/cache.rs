@@ -104,3 +104,78 @@ impl InstanceCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::instance::Transport;
+
+    fn setup() -> (KeyLayout, EndpointId, InstanceCache) {
+        let layout = KeyLayout::new("t");
+        let ep: EndpointId = "ns/backend/generate".parse().unwrap();
+        let cache = InstanceCache::new(layout.clone(), ep.clone());
+        (layout, ep, cache)
+    }
+
+    fn entry(layout: &KeyLayout, ep: &EndpointId, id: u64, url: &str) -> (String, Vec<u8>) {
+        let i = Instance::new(ep.clone(), InstanceId(id), Transport::Http(url.into()));
+        (layout.key_of(&i), i.to_value())
+    }
+
+    #[test]
+    fn resync_diffs_removals_first_and_skips_the_unchanged() {
+        let (layout, ep, mut cache) = setup();
+        let (a, b, c) = (
+            entry(&layout, &ep, 1, "http://a"),
+            entry(&layout, &ep, 2, "http://b"),
+            entry(&layout, &ep, 3, "http://c"),
+        );
+        let first = cache.apply(KvEvent::Snapshot(vec![a.clone(), b.clone()]));
+        assert_eq!(first.len(), 2);
+        // A resync after a gap: 2 vanished, 3 appeared, 1 unchanged.
+        let changes = cache.apply(KvEvent::Snapshot(vec![a.clone(), c.clone()]));
+        assert_eq!(changes[0], Change::Removed(InstanceId(2)));
+        assert!(matches!(&changes[1], Change::Added(i) if i.id == InstanceId(3)));
+        assert_eq!(changes.len(), 2);
+        assert_eq!(
+            cache.list().iter().map(|i| i.id.0).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        // A changed value counts as added again.
+        let c2 = entry(&layout, &ep, 3, "http://c2");
+        assert_eq!(cache.apply(KvEvent::Put(c2.0, c2.1)).len(), 1);
+    }
+
+    #[test]
+    fn puts_deletes_and_foreign_or_bad_entries() {
+        let (layout, ep, mut cache) = setup();
+        let a = entry(&layout, &ep, 10, "http://a");
+        assert_eq!(cache.apply(KvEvent::Put(a.0.clone(), a.1.clone())).len(), 1);
+        assert!(
+            cache
+                .apply(KvEvent::Put(a.0.clone(), a.1.clone()))
+                .is_empty(),
+            "no change"
+        );
+        // Another endpoint's key, a bad key, a bad value: skipped.
+        let other: EndpointId = "ns/backend2/generate".parse().unwrap();
+        let o = entry(&layout, &other, 11, "http://o");
+        assert!(cache.apply(KvEvent::Put(o.0, o.1)).is_empty());
+        assert!(cache
+            .apply(KvEvent::Put("t/v1/instances/x".into(), vec![]))
+            .is_empty());
+        let bad_key = layout.key(&ep, InstanceId(12));
+        assert!(cache
+            .apply(KvEvent::Put(bad_key, b"not json".to_vec()))
+            .is_empty());
+        // The id comes from the key on delete (no value).
+        assert_eq!(
+            cache.apply(KvEvent::Delete(a.0.clone())),
+            [Change::Removed(InstanceId(10))]
+        );
+        assert!(cache.apply(KvEvent::Delete(a.0)).is_empty());
+        assert!(cache.list().is_empty());
+    }
+}
