@@ -52,8 +52,15 @@ impl Supervisor {
             if !draining {
                 shared.set_state(LeaseState::Lost);
             }
-            self.health
-                .fail(&format!("discovery lease {:x} lost: {reason}", lease.id));
+            let next = match (draining, shared.settings.on_lease_lost) {
+                (true, _) => "draining",
+                (false, LeaseLossPolicy::Reregister) => "re-registering",
+                (false, LeaseLossPolicy::Shutdown) => "shutting down",
+            };
+            self.health.fail(&format!(
+                "discovery lease {:x} lost ({reason}); {next}",
+                lease.id
+            ));
             tracing::error!(lease = format_args!("{:x}", lease.id), %reason, policy = ?shared.settings.on_lease_lost, "discovery lease lost");
             if draining {
                 // Phase 1 already removed the keys; phase 3 comes.
@@ -67,10 +74,6 @@ impl Supervisor {
                 }
                 LeaseLossPolicy::Reregister => {
                     shared.set_state(LeaseState::Reregistering);
-                    self.health.fail(&format!(
-                        "discovery lease {:x} lost ({reason}); re-registering",
-                        lease.id
-                    ));
                     let bound = shared.settings.lost_timeout;
                     match tokio::time::timeout(bound, self.reregister()).await {
                         Ok(Some((new, at))) => {
