@@ -380,8 +380,7 @@ async fn grant_until(
                 source: "no answer before the connect timeout".into(),
             },
         };
-        let wake = Instant::now() + backoff.next_delay();
-        if wake >= deadline {
+        if Instant::now() >= deadline {
             return Err(DiscoveryError::Unreachable {
                 backend: backend.name(),
                 endpoints: endpoints_of(settings),
@@ -392,7 +391,8 @@ async fn grant_until(
             });
         }
         tracing::warn!(%error, attempt = attempts, "discovery server not reachable yet; retrying");
-        tokio::time::sleep_until(wake).await;
+        // The last attempt is made at the deadline itself.
+        tokio::time::sleep_until((Instant::now() + backoff.next_delay()).min(deadline)).await;
     }
 }
 

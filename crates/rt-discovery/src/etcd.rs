@@ -89,8 +89,7 @@ impl EtcdBackend {
                 },
                 Err(e) => e,
             };
-            let wake = Instant::now() + backoff.next_delay();
-            if wake >= deadline {
+            if Instant::now() >= deadline {
                 let variable = match settings.etcd_endpoints_source {
                     "default" => "DYN_DISCOVERY_ETCD_ENDPOINTS (or ETCD_ENDPOINTS)",
                     var => var,
@@ -105,7 +104,8 @@ impl EtcdBackend {
                 });
             }
             tracing::warn!(%endpoints, %error, attempt = attempts, "etcd not reachable yet; retrying");
-            tokio::time::sleep_until(wake).await;
+            // The last attempt is made at the deadline itself.
+            tokio::time::sleep_until((Instant::now() + backoff.next_delay()).min(deadline)).await;
         }
     }
 

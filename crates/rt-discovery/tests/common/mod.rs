@@ -215,3 +215,6 @@ impl Backend for FakeLease {
         self.store.watch(prefix)
     }
 }
+
+#[cfg(feature = "etcd")]
+pub mod etcd_server;
