@@ -28,15 +28,14 @@ pub struct EtcdServer {
 /// `RT_REQUIRE_ETCD=1`, a missing binary fails the test: a skip would let a fresh CI machine go
 /// green without etcd.
 pub fn etcd_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("RT_ETCD_BIN")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|path| {
-                std::env::split_paths(&path)
-                    .map(|dir| dir.join("etcd"))
-                    .find(|p| p.is_file())
-            })
-        });
+    let found = match std::env::var_os("RT_ETCD_BIN") {
+        Some(bin) => Some(PathBuf::from(bin)).filter(|p| p.is_file()),
+        None => std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("etcd"))
+                .find(|p| p.is_file())
+        }),
+    };
     if found.is_none() {
         let required = std::env::var_os("CI").is_some()
             || std::env::var("RT_REQUIRE_ETCD").is_ok_and(|v| v == "1");
