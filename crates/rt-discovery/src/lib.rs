@@ -98,3 +98,8 @@ pub use settings::{
     BackendKind, DiscoverySettings, LeaseLossPolicy, DEFAULT_ETCD_ENDPOINT, ETCD_ENDPOINTS_VAR,
 };
 pub use state::LeaseState;
+
+/// `docs/discovery.md`'s example, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/discovery.md")]
+pub struct DiscoveryDocDoctests;
