@@ -87,6 +87,19 @@ pub const DEFAULT_LIVE_PATH: &str = "/live";
 /// Default compute thread-name prefix.
 pub const DEFAULT_THREAD_PREFIX: &str = "compute";
 
+/// Default TTL of the discovery lease (`discovery_lease_ttl_secs`), in seconds.
+pub(crate) const DEFAULT_DISCOVERY_LEASE_TTL_SECS: u64 = 10;
+/// Smallest allowed discovery lease TTL (etcd raises lower values to about 2 s anyway).
+pub(crate) const MIN_DISCOVERY_LEASE_TTL_SECS: u64 = 2;
+/// Largest allowed discovery lease TTL, in seconds.
+pub(crate) const MAX_DISCOVERY_LEASE_TTL_SECS: u64 = 300;
+/// Default bound on retrying an unreachable discovery server at start-up, in seconds.
+pub(crate) const DEFAULT_DISCOVERY_CONNECT_TIMEOUT_SECS: u64 = 30;
+/// Default bound on re-registering after a lost lease, in seconds.
+pub(crate) const DEFAULT_DISCOVERY_LOST_TIMEOUT_SECS: u64 = 60;
+/// Largest allowed discovery connect and re-registration bound: one hour, in seconds.
+pub(crate) const MAX_DISCOVERY_TIMEOUT_SECS: u64 = 3_600;
+
 /// Number of CPUs this process may use (1 when the OS cannot say).
 pub(crate) fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)

@@ -366,6 +366,104 @@ macro_rules! key_table {
                 setter: u64,
                 about: "HTTP edge: the Retry-After of the 503 answers during the drain.",
             }
+            /// `memory` (default): in-process, no server; `static`: the fixed list of
+            /// `discovery_static`; `etcd`: a real etcd (crate `rt-discovery`, feature `etcd`).
+            discovery_backend: String {
+                env: "DYN_DISCOVERY_BACKEND",
+                ty: "string",
+                default: "memory".to_string(),
+                rule: Words("\"memory\", \"static\" or \"etcd\""),
+                parse: string,
+                setter: impl Into<String>,
+                about: "Where rt-discovery registers and finds endpoints.",
+            }
+            /// Comma-separated URLs. Empty (default): the reference's `ETCD_ENDPOINTS`, else
+            /// `http://localhost:2379`; when both are set, this key wins.
+            discovery_etcd_endpoints: String {
+                env: "DYN_DISCOVERY_ETCD_ENDPOINTS",
+                ty: "string (comma-separated URLs)",
+                default: String::new(),
+                shown: "unset (ETCD_ENDPOINTS, else http://localhost:2379)",
+                rule: Words("http:// or https:// URLs separated by commas; this key wins over ETCD_ENDPOINTS"),
+                parse: string,
+                setter: impl Into<String>,
+                about: "The etcd cluster of the etcd discovery backend.",
+            }
+            /// In seconds. Default
+            /// `DEFAULT_DISCOVERY_LEASE_TTL_SECS` (10), from 2 to 300.
+            discovery_lease_ttl_secs: u64 {
+                env: "DYN_DISCOVERY_LEASE_TTL_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_DISCOVERY_LEASE_TTL_SECS,
+                rule: range(MIN_DISCOVERY_LEASE_TTL_SECS, MAX_DISCOVERY_LEASE_TTL_SECS),
+                note: "; renewed every TTL/3; a crashed process disappears within it",
+                parse: number,
+                setter: u64,
+                about: "TTL of the process's discovery lease.",
+            }
+            /// In seconds. Default `DEFAULT_DISCOVERY_CONNECT_TIMEOUT_SECS` (30).
+            discovery_connect_timeout_secs: u64 {
+                env: "DYN_DISCOVERY_CONNECT_TIMEOUT_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_DISCOVERY_CONNECT_TIMEOUT_SECS,
+                rule: range(1, MAX_DISCOVERY_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "How long start-up retries an unreachable discovery server before it fails.",
+            }
+            /// `reregister` (default) or `shutdown`.
+            discovery_on_lease_lost: String {
+                env: "DYN_DISCOVERY_ON_LEASE_LOST",
+                ty: "string",
+                default: "reregister".to_string(),
+                rule: Words("\"reregister\" (new lease and instance id) or \"shutdown\" (the three-phase shutdown)"),
+                parse: string,
+                setter: impl Into<String>,
+                about: "What the process does when its discovery lease is lost.",
+            }
+            /// In seconds. Default `DEFAULT_DISCOVERY_LOST_TIMEOUT_SECS` (60).
+            discovery_lost_timeout_secs: u64 {
+                env: "DYN_DISCOVERY_LOST_TIMEOUT_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_DISCOVERY_LOST_TIMEOUT_SECS,
+                rule: range(1, MAX_DISCOVERY_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "With reregister: how long re-registration may take before the process shuts down.",
+            }
+            /// Empty (default): the bound address (a wildcard bind is then an error under etcd).
+            discovery_advertise_host: String {
+                env: "DYN_DISCOVERY_ADVERTISE_HOST",
+                ty: "string",
+                default: String::new(),
+                shown: "unset (the bound address)",
+                rule: Words("an IP address or host name (RFC 1123); required with the etcd backend when http_host is a wildcard"),
+                parse: string,
+                setter: impl Into<String>,
+                about: "Host that other processes use to reach this one's endpoints.",
+            }
+            /// Empty (default): keys start at `v1/instances/` as the reference's do.
+            discovery_prefix: String {
+                env: "DYN_DISCOVERY_PREFIX",
+                ty: "string",
+                default: String::new(),
+                shown: "unset (no prefix)",
+                rule: Words("up to 256 characters from a-z A-Z 0-9 _ - . /; a trailing '/' is added"),
+                parse: string,
+                setter: impl Into<String>,
+                about: "Root prefix of every discovery key (tests and tenants sharing one etcd).",
+            }
+            /// Empty (default): no instances.
+            discovery_static: String {
+                env: "DYN_DISCOVERY_STATIC",
+                ty: "string",
+                default: String::new(),
+                shown: "unset (no instances)",
+                rule: Words("namespace/component/endpoint=URL[,URL...] entries separated by ';'"),
+                parse: string,
+                setter: impl Into<String>,
+                about: "The instance list of the static discovery backend.",
+            }
         }
     };
 }

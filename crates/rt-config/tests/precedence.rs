@@ -120,6 +120,15 @@ fn variables_convert_their_text() {
         ("DYN_SYSTEM_STARTING_HEALTH_STATUS", "Ready"),
         ("DYN_HTTP_HOST", "::1"),
         ("DYN_HTTP_PORT", "9001"),
+        ("DYN_DISCOVERY_BACKEND", "etcd"),
+        ("DYN_DISCOVERY_ETCD_ENDPOINTS", "http://10.0.0.1:2379"),
+        ("DYN_DISCOVERY_LEASE_TTL_SECS", "20"),
+        ("DYN_DISCOVERY_CONNECT_TIMEOUT_SECS", "40"),
+        ("DYN_DISCOVERY_ON_LEASE_LOST", "shutdown"),
+        ("DYN_DISCOVERY_LOST_TIMEOUT_SECS", "50"),
+        ("DYN_DISCOVERY_ADVERTISE_HOST", "10.0.0.5"),
+        ("DYN_DISCOVERY_PREFIX", "test/"),
+        ("DYN_DISCOVERY_STATIC", "a/b/c=http://h:1"),
     ];
     let config = ConfigLoader::new()
         .system_files::<[&str; 0], &str>([])
@@ -145,6 +154,15 @@ fn variables_convert_their_text() {
     expected.system_starting_health_status = HealthStatus::Ready;
     expected.http_host = "::1".to_string();
     expected.http_port = 9001;
+    expected.discovery_backend = "etcd".to_string();
+    expected.discovery_etcd_endpoints = "http://10.0.0.1:2379".to_string();
+    expected.discovery_lease_ttl_secs = 20;
+    expected.discovery_connect_timeout_secs = 40;
+    expected.discovery_on_lease_lost = "shutdown".to_string();
+    expected.discovery_lost_timeout_secs = 50;
+    expected.discovery_advertise_host = "10.0.0.5".to_string();
+    expected.discovery_prefix = "test/".to_string();
+    expected.discovery_static = "a/b/c=http://h:1".to_string();
     assert_eq!(config, expected);
     assert!(config.compute_config().is_none());
     for (var, _) in values {

@@ -1,0 +1,341 @@
+//! Against a real etcd (feature `etcd`): the contract suite, registration seen by a watcher,
+//! the shutdown order, a crashed worker, etcd absent at start, etcd restarted under a worker.
+//! Each test starts its own etcd (about 1 s; stopped by pid when the test ends). Without the
+//! `etcd` binary these tests print SKIPPED, except under CI (`CI` set) or with
+//! `RT_REQUIRE_ETCD=1`, where they fail.
+#![cfg(feature = "etcd")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::etcd_server::EtcdServer;
+use rt_core::config::RuntimeConfig;
+use rt_core::shutdown::ShutdownPhase;
+use rt_core::Runtime;
+use rt_discovery::{
+    Backend, Change, Discovery, DiscoveryError, DiscoverySettings, EndpointId, EtcdBackend,
+    LeaseState, Transport,
+};
+use tokio::time::{timeout, Instant};
+
+fn unique_prefix(test: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "rt-test/{}-{}-{test}/",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn settings(url: &str, prefix: &str, ttl: u64) -> DiscoverySettings {
+    let config = RuntimeConfig::builder()
+        .discovery_backend("etcd")
+        .discovery_etcd_endpoints(url)
+        .discovery_advertise_host("127.0.0.1")
+        .discovery_prefix(prefix)
+        .discovery_lease_ttl_secs(ttl)
+        .discovery_connect_timeout_secs(5)
+        .build()
+        .unwrap();
+    DiscoverySettings::from_config_with_env(&config, |_| None).unwrap()
+}
+
+async fn backend(s: &DiscoverySettings) -> Arc<EtcdBackend> {
+    Arc::new(
+        EtcdBackend::connect(s, Instant::now() + Duration::from_secs(10))
+            .await
+            .unwrap(),
+    )
+}
+
+fn runtime_here() -> Runtime {
+    common::runtime_here()
+}
+
+fn ep() -> EndpointId {
+    EndpointId::new("ns", "backend", "generate").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_backend_keeps_the_contract() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let url = &server.url();
+    let prefix = unique_prefix("contract");
+    let b = backend(&settings(url, &prefix, 10)).await;
+    common::contract(b, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_is_seen_quickly_and_removed_in_phase_one_before_the_drain_ends() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let url = &server.url();
+    let prefix = unique_prefix("order");
+    let s = settings(url, &prefix, 10);
+    let (worker_rt, router_rt) = (runtime_here(), runtime_here());
+    let worker = Discovery::with_backend(&worker_rt, backend(&s).await, s.clone())
+        .await
+        .unwrap();
+    let router = Discovery::with_backend(&router_rt, backend(&s).await, s.clone())
+        .await
+        .unwrap();
+    let client = router.client(ep());
+    let mut changes = client.changes();
+    timeout(
+        Duration::from_secs(5),
+        client.subscribe().wait_for(|l| l.is_synced()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let started = Instant::now();
+    let _reg = worker
+        .register(ep(), Transport::Http("http://127.0.0.1:9/x".into()))
+        .await
+        .unwrap();
+    let list = timeout(Duration::from_secs(5), client.wait_for_instances())
+        .await
+        .unwrap()
+        .unwrap();
+    let seen = started.elapsed();
+    assert_eq!(list[0].id, worker.instance_id());
+    assert!(
+        seen < Duration::from_millis(500),
+        "registration visible after {seen:?}"
+    );
+    eprintln!("etcd: registration visible to a watcher after {seen:?}");
+
+    let request = worker_rt
+        .shutdown_coordinator()
+        .tracker()
+        .register_task("request")
+        .unwrap();
+    let started = Instant::now();
+    worker_rt.shutdown();
+    loop {
+        let change = timeout(Duration::from_secs(5), changes.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if change == Change::Removed(worker.instance_id()) {
+            break;
+        }
+    }
+    eprintln!(
+        "etcd: deregistration visible after {:?} from shutdown()",
+        started.elapsed()
+    );
+    assert_eq!(
+        worker_rt.shutdown_coordinator().phase(),
+        ShutdownPhase::Draining
+    );
+    let lease = worker.instance_id().0;
+    let direct = backend(&s).await;
+    assert!(
+        direct.keep_alive(lease).await.unwrap() > Duration::ZERO,
+        "lease alive through the drain"
+    );
+    drop(request);
+    let report = worker_rt
+        .shutdown_and_wait(Some(Duration::from_secs(30)))
+        .await;
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(
+        direct.keep_alive(lease).await.unwrap_or_default(),
+        Duration::ZERO,
+        "revoked in phase 3"
+    );
+    assert_eq!(worker.state(), LeaseState::Closed);
+    router_rt
+        .shutdown_and_wait(Some(Duration::from_secs(30)))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_absent_at_start_is_retried_within_the_bound_then_named() {
+    if common::etcd_server::etcd_binary().is_none() {
+        return;
+    }
+    // A free port with nobody listening.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let config = RuntimeConfig::builder()
+        .compute_threads(0)
+        .discovery_backend("etcd")
+        .discovery_etcd_endpoints(url.as_str())
+        .discovery_advertise_host("127.0.0.1")
+        .discovery_connect_timeout_secs(2)
+        .build()
+        .unwrap();
+    let rt = Runtime::from_handle_with_config(tokio::runtime::Handle::current(), config).unwrap();
+    let started = Instant::now();
+    let err = timeout(Duration::from_secs(10), Discovery::from_config(&rt))
+        .await
+        .unwrap()
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(matches!(err, DiscoveryError::Unreachable { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&url) && msg.contains("DYN_DISCOVERY_ETCD_ENDPOINTS"),
+        "{msg}"
+    );
+    assert!(
+        waited >= Duration::from_millis(1_000) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+}
+
+/// The child worker of `a_killed_worker_disappears_within_its_ttl`: registers and waits to be
+/// killed. Does nothing unless `RT_DISCOVERY_CHILD` is set.
+#[test]
+fn child_worker() {
+    let Ok(spec) = std::env::var("RT_DISCOVERY_CHILD") else {
+        return;
+    };
+    let (url, prefix) = spec.split_once(' ').unwrap();
+    let runtime = Runtime::from_config(
+        RuntimeConfig::builder()
+            .num_worker_threads(1)
+            .compute_threads(0)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let s = settings(url, prefix, 2);
+    runtime.primary().block_on(async {
+        let d = Discovery::with_backend(&runtime, backend(&s).await, s.clone())
+            .await
+            .unwrap();
+        let _reg = d
+            .register(ep(), Transport::Http("http://127.0.0.1:9/x".into()))
+            .await
+            .unwrap();
+        println!("REGISTERED {}", d.instance_id());
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_disappears_within_its_ttl() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let url = &server.url();
+    let prefix = unique_prefix("kill");
+    let s = settings(url, &prefix, 2);
+    let rt = runtime_here();
+    let router = Discovery::with_backend(&rt, backend(&s).await, s.clone())
+        .await
+        .unwrap();
+    let client = router.client(ep());
+
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_worker", "--nocapture", "--test-threads=1"])
+        .env("RT_DISCOVERY_CHILD", format!("{url} {prefix}"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let listed = timeout(Duration::from_secs(10), client.wait_for_instances()).await;
+    // Let a few renewals happen, then SIGKILL: no deregistration, only the lease's expiry.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let killed = Instant::now();
+    let _ = child.wait();
+    assert_eq!(listed.unwrap().unwrap().len(), 1);
+    let mut list = client.subscribe();
+    timeout(
+        Duration::from_secs(5),
+        list.wait_for(|l| l.list().is_empty()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let gone = killed.elapsed();
+    eprintln!("etcd: killed worker gone from the list after {gone:?} (TTL 2 s)");
+    // TTL + 0.5 s is the goal; 1 s of margin for a loaded CI machine.
+    assert!(gone <= Duration::from_millis(3_000), "{gone:?}");
+    rt.shutdown_and_wait(Some(Duration::from_secs(30))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_restarted_under_a_live_worker_reregisters_and_the_watch_resyncs() {
+    let Some(mut server) = EtcdServer::start() else {
+        return;
+    };
+    let url = server.url();
+    let prefix = unique_prefix("restart");
+    let s = settings(&url, &prefix, 2);
+    let (worker_rt, router_rt) = (runtime_here(), runtime_here());
+    let worker = Discovery::with_backend(&worker_rt, backend(&s).await, s.clone())
+        .await
+        .unwrap();
+    let router = Discovery::with_backend(&router_rt, backend(&s).await, s.clone())
+        .await
+        .unwrap();
+    let _reg = worker
+        .register(ep(), Transport::Http("http://127.0.0.1:9/x".into()))
+        .await
+        .unwrap();
+    let client = router.client(ep());
+    timeout(Duration::from_secs(5), client.wait_for_instances())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // etcd away for longer than the TTL: the worker's lease is lost.
+    let server = tokio::task::spawn_blocking(move || {
+        server.stop();
+        std::thread::sleep(Duration::from_secs(3));
+        server.run();
+        server
+    })
+    .await
+    .unwrap();
+    // The worker re-registers under a new lease.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while worker.metrics().reregistrations == 0 || worker.state() != LeaseState::Live {
+        assert!(
+            Instant::now() < deadline,
+            "no re-registration: {:?}",
+            worker.state()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The router's watch resynced, and once the old lease expired (etcd restores leases on
+    // restart and lets them run out) it lists exactly the worker's new instance.
+    let now = worker.instance_id();
+    let mut list = client.subscribe();
+    timeout(
+        Duration::from_secs(15),
+        list.wait_for(|l| l.list().iter().map(|i| i.id).eq([now])),
+    )
+    .await
+    .expect("no stale instance after the TTL")
+    .unwrap();
+    assert!(
+        router.metrics().watch_resyncs >= 1,
+        "{:?}",
+        router.metrics()
+    );
+    worker_rt
+        .shutdown_and_wait(Some(Duration::from_secs(30)))
+        .await;
+    router_rt
+        .shutdown_and_wait(Some(Duration::from_secs(30)))
+        .await;
+    drop(server);
+}
