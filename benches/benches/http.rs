@@ -163,7 +163,7 @@ async fn load(addr: SocketAddr, duration: Duration) -> Segment {
         assert_eq!(status, 200);
         streams.push(stream);
     }
-    let cpu_before = threads_cpu_ns(rt_core::PRIMARY_THREAD_PREFIX);
+    let cpu_before = threads_cpu_ns(rt_core::Runtime::PRIMARY_THREAD_PREFIX);
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = JoinSet::new();
@@ -194,7 +194,7 @@ async fn load(addr: SocketAddr, duration: Duration) -> Segment {
     while let Some(joined) = tasks.join_next().await {
         all.extend(joined.expect("a load task"));
     }
-    let cpu = threads_cpu_ns(rt_core::PRIMARY_THREAD_PREFIX).saturating_sub(cpu_before);
+    let cpu = threads_cpu_ns(rt_core::Runtime::PRIMARY_THREAD_PREFIX).saturating_sub(cpu_before);
     let requests = all.len() as u64;
     Segment {
         requests,
