@@ -48,11 +48,32 @@ fn steps() -> Vec<Step> {
             &["test", "-p", "rt-signals", "--features", "systemd"],
         ),
         step(
+            "clippy rt-discovery --features etcd",
+            &[
+                "clippy",
+                "-p",
+                "rt-discovery",
+                "--all-targets",
+                "--features",
+                "etcd",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        step(
             "check rt-compute alone (no config loader)",
             &["check", "-p", "rt-compute"],
         ),
     ];
     // The loom model of the tracker: its own cfg, so its own target dir.
+    // The setup step installed etcd: a missing server is a failure here, never a skip.
+    let mut etcd = step(
+        "test rt-discovery --features etcd (a real etcd server)",
+        &["test", "-p", "rt-discovery", "--features", "etcd"],
+    );
+    etcd.cmd.env("RT_REQUIRE_ETCD", "1");
+    out.push(etcd);
     let mut loom = step(
         "loom (rt-shutdown)",
         &["test", "-p", "rt-shutdown", "--test", "loom", "--release"],
