@@ -9,7 +9,9 @@
 //! cancelled.
 
 use rt_core::shutdown::InFlight;
-use rt_core::{CancellationToken, EndpointContext, InFlightGuard, NotAcceptingReason, RuntimeError};
+use rt_core::{
+    CancellationToken, EndpointContext, InFlightGuard, NotAcceptingReason, RuntimeError,
+};
 
 /// One admitted request; dropping it ends the request's count (also on panic).
 pub(crate) type Admission = InFlightGuard;

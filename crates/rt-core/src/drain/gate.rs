@@ -95,7 +95,11 @@ mod tests {
         assert!(held.is_some());
         gate.pause();
         assert_eq!(gate.try_enter().err(), Some(Refused::Paused));
-        assert_eq!(gate.in_flight().count(), 1, "the request admitted before stays counted");
+        assert_eq!(
+            gate.in_flight().count(),
+            1,
+            "the request admitted before stays counted"
+        );
         drop(held);
         assert_eq!(gate.in_flight().count(), 0);
         gate.unpause();

@@ -224,7 +224,9 @@ impl DrainControl {
         });
         if self.state() != DrainState::Serving {
             let control = self.clone();
-            self.inner.handle.spawn(async move { control.apply_hooks().await });
+            self.inner
+                .handle
+                .spawn(async move { control.apply_hooks().await });
         }
     }
 
