@@ -464,6 +464,18 @@ macro_rules! key_table {
                 setter: impl Into<String>,
                 about: "The instance list of the static discovery backend.",
             }
+            /// Empty (default): no token. The token itself is not a key, so that it is in
+            /// neither the startup log (which prints every key) nor `explain()`.
+            system_admin_token_file: String {
+                env: "DYN_SYSTEM_ADMIN_TOKEN_FILE",
+                ty: "string (path)",
+                default: String::new(),
+                shown: "unset (no token: admin calls only on a loopback bind)",
+                rule: Words("the path of a file holding the token (surrounding whitespace is trimmed; at least 16 characters)"),
+                parse: string,
+                setter: impl Into<String>,
+                about: "File with the bearer token that POST /drain and /resume on the status server require.",
+            }
         }
     };
 }

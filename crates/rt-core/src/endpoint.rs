@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::component::{ComponentKind, ComponentState};
+use crate::drain::{DrainControl, Gate, Refused};
 use crate::error::{BoxError, NotAcceptingReason, RuntimeError};
 use crate::registry::{Entry, Registry};
 use crate::unwind::panic_message;
@@ -20,8 +21,9 @@ struct Shared {
     entry: Arc<Entry>,
     /// The endpoint's own token: a child of the runtime's endpoint-shutdown token.
     token: CancellationToken,
-    /// The endpoint's one drain counter (the registry entry reads the same one).
-    in_flight: InFlight,
+    /// The endpoint's one drain counter (the registry entry reads the same one), behind the
+    /// pause a drain without exit sets.
+    gate: Arc<Gate>,
     /// To tell "shutdown" from "stopped" when a request is refused.
     coordinator: ShutdownCoordinator,
     graceful: bool,
@@ -30,14 +32,20 @@ struct Shared {
 impl Shared {
     /// Closes the counter first, so that no request is admitted once the token is cancelled.
     fn stop(&self) {
-        self.in_flight.close();
+        self.in_flight().close();
         self.token.cancel();
     }
 
+    fn in_flight(&self) -> &InFlight {
+        self.gate.in_flight()
+    }
+
     /// Why a request was refused; computed only on a refusal.
-    fn refusal(&self) -> NotAcceptingReason {
+    fn refusal(&self, refused: Refused) -> NotAcceptingReason {
         if self.coordinator.is_shutdown_started() {
             NotAcceptingReason::ShutdownStarted
+        } else if refused == Refused::Paused {
+            NotAcceptingReason::Drained
         } else {
             NotAcceptingReason::EndpointStopped
         }
@@ -118,16 +126,19 @@ pub struct EndpointBuilder {
     primary: Handle,
     coordinator: ShutdownCoordinator,
     registry: Arc<Registry>,
+    drain: DrainControl,
 }
 
 impl EndpointBuilder {
     /// A builder for an endpoint named `name`, spawned on `primary`, shut down by
-    /// `coordinator`, registered in `registry` (the parts of a runtime it needs).
+    /// `coordinator`, registered in `registry`, paused by `drain` (the parts of a runtime it
+    /// needs).
     pub(crate) fn new(
         name: String,
         primary: Handle,
         coordinator: ShutdownCoordinator,
         registry: Arc<Registry>,
+        drain: DrainControl,
     ) -> Self {
         Self {
             name,
@@ -135,6 +146,7 @@ impl EndpointBuilder {
             primary,
             coordinator,
             registry,
+            drain,
         }
     }
 
@@ -171,6 +183,7 @@ impl EndpointBuilder {
             primary,
             coordinator,
             registry,
+            drain,
         } = self;
         let shutting_down = || RuntimeError::ShuttingDown {
             what: format!("starting endpoint `{name}`"),
@@ -204,7 +217,7 @@ impl EndpointBuilder {
         let shared = Arc::new(Shared {
             entry,
             token: coordinator.child_token(),
-            in_flight,
+            gate: drain.gate(in_flight),
             coordinator,
             graceful,
         });
@@ -242,17 +255,17 @@ async fn supervise(
         result = &mut user => result,
         () = shared.token.cancelled() => {
             // Already closed by phase 1 or `stop`; not when only a parent token was cancelled.
-            shared.in_flight.close();
+            shared.in_flight().close();
             let _ = shared.entry.transition(ComponentState::Draining);
-            tracing::info!(endpoint = %name, in_flight = shared.in_flight.count(), "endpoint draining");
+            tracing::info!(endpoint = %name, in_flight = shared.in_flight().count(), "endpoint draining");
             user.await
         }
     };
-    shared.in_flight.close();
+    shared.in_flight().close();
     if shared.entry.state() == ComponentState::Running {
         let _ = shared.entry.transition(ComponentState::Draining);
     }
-    shared.in_flight.drained().await;
+    shared.in_flight().drained().await;
     let outcome = match result {
         Ok(Ok(())) => {
             let _ = shared.entry.transition(ComponentState::Stopped);
@@ -310,37 +323,41 @@ impl EndpointContext {
         self.shared.stop();
     }
 
-    /// Whether a request would be accepted now.
+    /// Whether a request would be accepted now: not once the endpoint stopped accepting
+    /// (shutdown, stop), and not while the process is drained or draining.
     pub fn is_accepting(&self) -> bool {
-        !self.shared.in_flight.is_closed()
+        self.shared.gate.is_open()
     }
 
     /// Counts one request as in flight until the returned guard is dropped (also on panic
     /// and abort of the task holding it).
     ///
-    /// One atomic read-modify-write ([`InFlight::try_enter`](crate::shutdown::InFlight::try_enter)):
-    /// a request admitted here is one the endpoint's drain waits for, a request refused here
-    /// is not counted. Refused from the moment [`Runtime::shutdown`](crate::Runtime::shutdown)
-    /// (or a signal's shutdown) or [`EndpointHandle::stop`] returned, and once the endpoint's
-    /// future has returned.
+    /// One atomic read-modify-write ([`InFlight::try_enter`](crate::shutdown::InFlight::try_enter)),
+    /// then a fence and a read of the drain's pause flag: a request admitted here is one the
+    /// endpoint's drain (and a [drain without exit](crate::drain)) waits for, a request refused
+    /// here is not counted. Refused from the moment [`Runtime::shutdown`](crate::Runtime::shutdown)
+    /// (or a signal's shutdown) or [`EndpointHandle::stop`] returned, once the endpoint's
+    /// future has returned, and while the process is drained
+    /// ([`DrainControl::drain`](crate::drain::DrainControl::drain) returned, until a resume).
     ///
     /// # Errors
     ///
-    /// [`RuntimeError::NotAccepting`] once the shutdown has started (phase 1) or the endpoint
-    /// has stopped; the request was not counted and should be refused to its client.
+    /// [`RuntimeError::NotAccepting`] once the shutdown has started (phase 1), the endpoint
+    /// has stopped, or while the process is drained; the request was not counted and should
+    /// be refused to its client.
     pub fn begin_request(&self) -> Result<InFlightGuard, RuntimeError> {
         self.shared
-            .in_flight
+            .gate
             .try_enter()
-            .ok_or_else(|| RuntimeError::NotAccepting {
+            .map_err(|refused| RuntimeError::NotAccepting {
                 endpoint: self.name().to_owned(),
-                reason: self.shared.refusal(),
+                reason: self.shared.refusal(refused),
             })
     }
 
     /// Requests in flight now.
     pub fn in_flight(&self) -> usize {
-        self.shared.in_flight.count()
+        self.shared.in_flight().count()
     }
 
     /// Resolves once the endpoint has stopped accepting **and** no request is in flight: the
@@ -356,7 +373,7 @@ impl EndpointContext {
     /// This method is cancel safe: dropping the future loses nothing, and a new call waits
     /// afresh (or returns at once once the drain is over).
     pub async fn drained(&self) {
-        self.shared.in_flight.drained().await;
+        self.shared.in_flight().drained().await;
     }
 }
 
@@ -390,7 +407,7 @@ impl EndpointHandle {
 
     /// Requests in flight now.
     pub fn in_flight(&self) -> usize {
-        self.shared.in_flight.count()
+        self.shared.in_flight().count()
     }
 
     /// Whether phase 2 of the shutdown waits for it.

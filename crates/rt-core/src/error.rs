@@ -55,6 +55,15 @@ pub enum RuntimeError {
         /// What was refused.
         what: String,
     },
+    /// A drain or a resume was asked for once the shutdown had started.
+    #[error(
+        "{action} is refused: the runtime's shutdown has already started and the process is \
+         leaving for good; drain and resume apply only to a process that is not shutting down"
+    )]
+    DrainDuringShutdown {
+        /// `"drain"` or `"resume"`.
+        action: &'static str,
+    },
     /// A request arrived at an endpoint that no longer accepts requests.
     #[error("endpoint `{endpoint}` does not accept new requests: {reason}")]
     NotAccepting {
@@ -144,6 +153,9 @@ pub enum NotAcceptingReason {
     /// This endpoint was stopped ([`EndpointHandle::stop`](crate::EndpointHandle::stop)) or its
     /// future has returned.
     EndpointStopped,
+    /// The process is drained or draining: taken out of rotation, alive, until a resume
+    /// ([`DrainControl`](crate::drain::DrainControl)).
+    Drained,
 }
 
 impl fmt::Display for NotAcceptingReason {
@@ -154,6 +166,9 @@ impl fmt::Display for NotAcceptingReason {
             }
             NotAcceptingReason::EndpointStopped => {
                 "the endpoint has stopped; start it again or send the request elsewhere"
+            }
+            NotAcceptingReason::Drained => {
+                "the process is drained (out of rotation until resumed); send the request to another instance"
             }
         })
     }

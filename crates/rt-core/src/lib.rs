@@ -26,6 +26,7 @@
 //! | [`shutdown`] | the drain primitive [`InFlight`](shutdown::InFlight), the tracker, the three-phase coordinator | `rt-shutdown` |
 //! | [`signals`] | SIGINT/SIGTERM to a graceful shutdown, a second signal to a forced exit | `rt-signals` |
 //! | [`registry`] | every component and endpoint with its lifecycle state | here |
+//! | [`drain`] | drain without exit: out of rotation and back, alive ([`DrainControl`](drain::DrainControl)) | here |
 //!
 //! # The pieces
 //!
@@ -113,6 +114,16 @@
 //! }
 //! ```
 //!
+//! # Drain without exit
+//!
+//! [`Runtime::drain`] takes the process out of rotation and keeps it alive: endpoints refuse
+//! new requests ([`NotAcceptingReason::Drained`]; rt-http answers 503 as in the shutdown's
+//! drain), the drain hooks run (rt-discovery deletes the process's keys), the requests in
+//! flight finish, and the state becomes `drained` (rt-status: `/health` 503). [`Runtime::resume`]
+//! puts it back (rt-discovery registers again under a new instance id). A shutdown always
+//! wins: during a drain it runs as usual; once it has started, drain and resume are refused.
+//! See [`drain::DrainControl`].
+//!
 //! # Exit codes
 //!
 //! [`WorkerOutcome::exit_code`]: 0 ([`EXIT_CODE_CLEAN`]) clean, 1 ([`EXIT_CODE_APP_ERROR`])
@@ -137,6 +148,7 @@
 mod component;
 pub mod compute;
 pub mod config;
+pub mod drain;
 mod endpoint;
 mod error;
 mod outcome;

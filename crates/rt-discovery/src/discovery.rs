@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::{Backend, Lease};
 use crate::backoff::Backoff;
 use crate::client::{ClientShared, InstanceClient};
+use crate::drain_hook::{DiscoveryDrain, DRAIN_HOOK};
 use crate::endpoint_id::EndpointId;
 use crate::error::DiscoveryError;
 use crate::fixed::StaticBackend;
@@ -44,6 +45,8 @@ pub const REVOKE_TEARDOWN: &str = "discovery: revoke lease";
 /// | [`from_config`](Self::from_config) | connect (retrying an unreachable server up to `discovery_connect_timeout_secs`), grant the lease, start the keep-alive on the secondary runtime, show `discovery` in the registry (`/health`) |
 /// | [`register`](Self::register) | publish an endpoint: call it once the endpoint accepts requests |
 /// | phase 1 of the shutdown | **one delete of every key of this process**, before the drain, so routers stop choosing it; the lease stays alive. Phase 2 waits for it (a tracked task, [`DEREGISTER_TASK`]) |
+/// | a drain without exit ([`Runtime::drain`](rt_core::Runtime::drain), `POST /drain`) | the same delete, through the drain hook [`DRAIN_HOOK`]; registrations are kept, unpublished ([`LeaseState::Drained`]) |
+/// | its resume ([`Runtime::resume`](rt_core::Runtime::resume), `POST /resume`) | a new lease, every registration put on it (a **new instance id**), the old lease revoked |
 /// | phase 3 | the keep-alive stops; the lease is revoked (teardown [`REVOKE_TEARDOWN`]); watches stop and keep their last list, marked closed |
 ///
 /// A lost lease follows `discovery_on_lease_lost` ([`LeaseLossPolicy`](crate::LeaseLossPolicy)).
@@ -145,12 +148,20 @@ impl Discovery {
                 Ok(Err(error)) => tracing::warn!(%error, "shutdown phase 1: discovery could not delete this process's keys; they go with the lease in phase 3"),
                 Err(_) => tracing::warn!(?bound, "shutdown phase 1: discovery delete timed out; the keys go with the lease in phase 3"),
             }
-            if *s.state.borrow() == LeaseState::Live {
+            if matches!(*s.state.borrow(), LeaseState::Live | LeaseState::Drained) {
                 s.set_state(LeaseState::Deregistered);
             }
             h.set(ComponentState::Draining);
             drop(guard);
         });
+
+        // A drain without exit deletes the keys; a resume registers again under a new lease.
+        runtime.drain_control().add_hook(
+            DRAIN_HOOK,
+            Arc::new(DiscoveryDrain {
+                shared: Arc::clone(&shared),
+            }),
+        );
 
         // The keep-alive and the lease-loss policy, until phase 3.
         let supervisor = Supervisor {

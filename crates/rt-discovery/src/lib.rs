@@ -64,6 +64,7 @@ mod backoff;
 mod cache;
 mod client;
 mod discovery;
+mod drain_hook;
 mod endpoint_id;
 mod error;
 #[cfg(feature = "etcd")]
@@ -84,6 +85,7 @@ pub use backend::{Backend, BoxFuture, KvEvent, KvWatch, Lease};
 pub use cache::Change;
 pub use client::{InstanceClient, Instances};
 pub use discovery::{Discovery, DEREGISTER_TASK, REVOKE_TEARDOWN};
+pub use drain_hook::DRAIN_HOOK;
 pub use endpoint_id::EndpointId;
 pub use error::DiscoveryError;
 #[cfg(feature = "etcd")]

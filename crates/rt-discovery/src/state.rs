@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::runtime::Handle;
 use tokio::sync::{watch, Mutex};
+use tokio::time::Instant;
 
 use crate::backend::{Backend, Lease};
 use crate::endpoint_id::EndpointId;
@@ -30,18 +31,24 @@ pub enum LeaseState {
     Reregistering,
     /// Phase 1 of the shutdown removed this process's keys; the lease lives until phase 3.
     Deregistered,
+    /// The process is drained without exit (`rt_core::drain`): its keys are deleted, the
+    /// lease lives; a resume registers every endpoint again under a new lease (a new
+    /// instance id).
+    Drained,
     /// Phase 3 revoked the lease (or the process is stopping after a loss).
     Closed,
 }
 
 impl LeaseState {
-    /// The state in words: `live`, `lost`, `reregistering`, `deregistered`, `closed`.
+    /// The state in words: `live`, `lost`, `reregistering`, `deregistered`, `drained`,
+    /// `closed`.
     pub fn as_str(self) -> &'static str {
         match self {
             LeaseState::Live => "live",
             LeaseState::Lost => "lost",
             LeaseState::Reregistering => "reregistering",
             LeaseState::Deregistered => "deregistered",
+            LeaseState::Drained => "drained",
             LeaseState::Closed => "closed",
         }
     }
@@ -69,6 +76,8 @@ pub(crate) struct Core {
     pub(crate) live: bool,
     /// Phase 1 ran: no new registrations.
     pub(crate) closed: bool,
+    /// The process is drained without exit: registrations are kept, not published.
+    pub(crate) paused: bool,
     pub(crate) regs: BTreeMap<u64, Reg>,
     next_reg: u64,
 }
@@ -84,6 +93,9 @@ pub(crate) struct Shared {
     /// `core.lease.id`, readable without the lock.
     instance_id: AtomicU64,
     pub(crate) state: watch::Sender<LeaseState>,
+    /// A lease installed by a resume, with the instant its grant was sent: the supervisor
+    /// keeps it alive from then on.
+    pub(crate) switched: watch::Sender<Option<(Lease, Instant)>>,
 }
 
 impl fmt::Debug for Shared {
@@ -113,11 +125,13 @@ impl Shared {
                 lease,
                 live: true,
                 closed: false,
+                paused: false,
                 regs: BTreeMap::new(),
                 next_reg: 0,
             }),
             instance_id: AtomicU64::new(lease.id),
             state: watch::Sender::new(LeaseState::Live),
+            switched: watch::Sender::new(None),
         }
     }
 
@@ -169,7 +183,7 @@ impl Shared {
         if core.closed {
             return Err(DiscoveryError::ShuttingDown { what: "register" });
         }
-        if core.live {
+        if core.live && !core.paused {
             self.put(core.lease.id, &reg).await?;
         }
         let id = core.next_reg;
@@ -196,15 +210,8 @@ impl Shared {
         Ok(())
     }
 
-    /// Phase 1: refuses new registrations and deletes every key of this process in one step.
-    /// Returns how many keys were deleted.
-    pub(crate) async fn deregister_all(&self) -> Result<usize, DiscoveryError> {
-        let mut core = self.core.lock().await;
-        core.closed = true;
-        if !core.live {
-            return Ok(0);
-        }
-        let lease = InstanceId(core.lease.id);
+    /// Every key of this process under `lease`, sorted, once each.
+    fn keys(&self, core: &Core, lease: InstanceId) -> Vec<String> {
         let mut keys: Vec<String> = core
             .regs
             .values()
@@ -212,6 +219,82 @@ impl Shared {
             .collect();
         keys.sort();
         keys.dedup();
+        keys
+    }
+
+    /// A drain without exit: deletes every key of this process in one step and keeps the
+    /// registrations (unpublished) for the resume. The lease stays alive. Returns how many keys
+    /// were deleted; nothing to do once phase 1 ran or when already paused.
+    pub(crate) async fn pause(&self) -> Result<usize, DiscoveryError> {
+        let mut core = self.core.lock().await;
+        if core.closed || core.paused {
+            return Ok(0);
+        }
+        core.paused = true;
+        let n = if core.live {
+            let keys = self.keys(&core, InstanceId(core.lease.id));
+            let n = keys.len();
+            if n > 0 {
+                if let Err(error) = self.backend.delete(keys).await {
+                    core.paused = false;
+                    return Err(error);
+                }
+            }
+            n
+        } else {
+            0
+        };
+        self.set_state(LeaseState::Drained);
+        Ok(n)
+    }
+
+    /// The resume after [`pause`](Self::pause): grants a new lease (a new instance id), puts
+    /// every registration on it, installs it, hands it to the supervisor and revokes the old
+    /// one. Returns the new instance id, or `None` when there was nothing to resume (not
+    /// paused, or phase 1 ran). While the lease is lost, the registrations are published by
+    /// the supervisor's re-registration instead.
+    ///
+    /// On an error the process stays paused (the new lease, if any, is revoked).
+    pub(crate) async fn resume(&self) -> Result<Option<InstanceId>, DiscoveryError> {
+        let mut core = self.core.lock().await;
+        if core.closed || !core.paused {
+            return Ok(None);
+        }
+        if !core.live {
+            core.paused = false;
+            return Ok(None);
+        }
+        let sent = Instant::now();
+        let lease = self.backend.grant(self.settings.lease_ttl).await?;
+        for reg in core.regs.values() {
+            if let Err(error) = self.put(lease.id, reg).await {
+                // Revoking removes what was put on the new lease.
+                let _ = self.backend.revoke(lease.id).await;
+                return Err(error);
+            }
+        }
+        let old = core.lease.id;
+        self.install_lease(&mut core, lease);
+        core.paused = false;
+        self.switched.send_replace(Some((lease, sent)));
+        drop(core);
+        self.set_state(LeaseState::Live);
+        if let Err(error) = self.backend.revoke(old).await {
+            tracing::warn!(lease = format_args!("{old:x}"), %error, "resume: the old discovery lease could not be revoked; it expires by itself");
+        }
+        Ok(Some(InstanceId(lease.id)))
+    }
+
+    /// Phase 1: refuses new registrations and deletes every key of this process in one step.
+    /// Returns how many keys were deleted.
+    pub(crate) async fn deregister_all(&self) -> Result<usize, DiscoveryError> {
+        let mut core = self.core.lock().await;
+        core.closed = true;
+        // Paused: a drain without exit deleted the keys already.
+        if !core.live || core.paused {
+            return Ok(0);
+        }
+        let keys = self.keys(&core, InstanceId(core.lease.id));
         let n = keys.len();
         if n > 0 {
             self.backend.delete(keys).await?;

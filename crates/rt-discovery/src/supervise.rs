@@ -28,15 +28,30 @@ impl Supervisor {
     /// Runs until phase 3, or until a loss that ends in the shutdown.
     pub(crate) async fn run(self, mut lease: Lease, mut granted_at: Instant) {
         let shared = &self.shared;
+        let mut switched = shared.switched.subscribe();
         loop {
-            let end = keep_alive(
-                &*shared.backend,
-                lease,
-                granted_at,
-                &shared.counters,
-                &self.stop,
-            )
-            .await;
+            let end = tokio::select! {
+                biased;
+                Ok(()) = switched.changed() => None,
+                end = keep_alive(
+                    &*shared.backend,
+                    lease,
+                    granted_at,
+                    &shared.counters,
+                    &self.stop,
+                ) => Some(end),
+            };
+            // A resume after a drain without exit installed a new lease (and revokes the
+            // old one): keep the new one alive.
+            let end = match end {
+                Some(end) if !switched.has_changed().unwrap_or(false) => end,
+                _ => {
+                    if let Some(next) = *switched.borrow_and_update() {
+                        (lease, granted_at) = next;
+                    }
+                    continue;
+                }
+            };
             let reason = match end {
                 LeaseEnd::Stopped => return,
                 LeaseEnd::Expired => "the server reports it expired or revoked".to_owned(),
@@ -46,8 +61,19 @@ impl Supervisor {
                     last_error.as_deref().unwrap_or("none")
                 ),
             };
+            {
+                let mut core = shared.core.lock().await;
+                if core.lease.id != lease.id {
+                    // A resume replaced this lease while its loss was being noticed.
+                    drop(core);
+                    if let Some(next) = *switched.borrow_and_update() {
+                        (lease, granted_at) = next;
+                    }
+                    continue;
+                }
+                core.live = false;
+            }
             Counters::bump(&shared.counters.losses);
-            shared.core.lock().await.live = false;
             let draining = self.coordinator.is_shutdown_started();
             if !draining {
                 shared.set_state(LeaseState::Lost);
@@ -76,7 +102,7 @@ impl Supervisor {
                     shared.set_state(LeaseState::Reregistering);
                     let bound = shared.settings.lost_timeout;
                     match tokio::time::timeout(bound, self.reregister()).await {
-                        Ok(Some((new, at))) => {
+                        Ok(Some((new, at, paused))) => {
                             tracing::info!(
                                 old = format_args!("{:x}", lease.id),
                                 new = format_args!("{:x}", new.id),
@@ -84,7 +110,11 @@ impl Supervisor {
                             );
                             (lease, granted_at) = (new, at);
                             Counters::bump(&shared.counters.reregistrations);
-                            shared.set_state(LeaseState::Live);
+                            shared.set_state(if paused {
+                                LeaseState::Drained
+                            } else {
+                                LeaseState::Live
+                            });
                             self.health.recovered();
                         }
                         Ok(None) => return,
@@ -99,9 +129,11 @@ impl Supervisor {
         }
     }
 
-    /// Grants a new lease and puts every live registration on it, retrying with backoff.
-    /// `None` when stopped or when the shutdown began meanwhile.
-    async fn reregister(&self) -> Option<(Lease, Instant)> {
+    /// Grants a new lease and puts every live registration on it (none while the process is
+    /// drained without exit), retrying with backoff. Returns the lease, when its grant was
+    /// sent and whether the process is drained; `None` when stopped or when the shutdown
+    /// began meanwhile.
+    async fn reregister(&self) -> Option<(Lease, Instant, bool)> {
         let shared = &self.shared;
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
@@ -118,7 +150,8 @@ impl Supervisor {
                         return None;
                     }
                     let mut failed = None;
-                    for reg in core.regs.values() {
+                    let published = if core.paused { 0 } else { core.regs.len() };
+                    for reg in core.regs.values().take(published) {
                         if let Err(error) = shared.put(lease.id, reg).await {
                             failed = Some(error);
                             break;
@@ -127,7 +160,7 @@ impl Supervisor {
                     match failed {
                         None => {
                             shared.install_lease(&mut core, lease);
-                            return Some((lease, sent));
+                            return Some((lease, sent, core.paused));
                         }
                         Some(error) => {
                             drop(core);

@@ -9,10 +9,21 @@
 //! cancelled.
 
 use rt_core::shutdown::InFlight;
-use rt_core::{CancellationToken, EndpointContext, InFlightGuard};
+use rt_core::{
+    CancellationToken, EndpointContext, InFlightGuard, NotAcceptingReason, RuntimeError,
+};
 
 /// One admitted request; dropping it ends the request's count (also on panic).
 pub(crate) type Admission = InFlightGuard;
+
+/// Why a request was refused (both are answered 503, `Connection: close`, `Retry-After`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The server's drain started (shutdown, or the server stopped).
+    ShuttingDown,
+    /// The process is drained without exit (until a resume); the server goes on.
+    Drained,
+}
 
 /// Where admission is decided.
 #[derive(Debug)]
@@ -47,14 +58,21 @@ impl Gate {
         }
     }
 
-    /// Counts one request in flight, or `None` once the drain has started.
-    pub(crate) fn admit(&self) -> Option<Admission> {
+    /// Counts one request in flight, or says why not: the drain has started, or the process
+    /// is drained without exit (an endpoint's gate is paused).
+    pub(crate) fn admit(&self) -> Result<Admission, Refusal> {
         match &self.source {
-            Source::Endpoint(ctx) => ctx.begin_request().ok(),
+            Source::Endpoint(ctx) => ctx.begin_request().map_err(|error| match error {
+                RuntimeError::NotAccepting {
+                    reason: NotAcceptingReason::Drained,
+                    ..
+                } => Refusal::Drained,
+                _ => Refusal::ShuttingDown,
+            }),
             // A request admitted while the token is being cancelled is counted, and the
             // drain (closed after the cancel) waits for it.
-            Source::Token(_) if self.token.is_cancelled() => None,
-            Source::Token(in_flight) => in_flight.try_enter(),
+            Source::Token(_) if self.token.is_cancelled() => Err(Refusal::ShuttingDown),
+            Source::Token(in_flight) => in_flight.try_enter().ok_or(Refusal::ShuttingDown),
         }
     }
 

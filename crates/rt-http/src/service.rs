@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 use tower_service::Service;
 
-use crate::admission::Gate;
+use crate::admission::{Gate, Refusal};
 use crate::body::{RequestBody, ResponseBody};
 use crate::metrics::bump;
 use crate::state::{BodyCut, ConnState, Shared};
@@ -50,13 +50,16 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         self.conn.request_started();
         let shared = Arc::clone(&self.shared);
         let conn = Arc::clone(&self.conn);
-        let Some(admission) = self.gate.admit() else {
-            return Box::pin(async move {
-                bump(&shared.metrics.requests_refused);
-                drain_refused_body(request.into_body()).await;
-                let response = refusal(&shared);
-                Ok(finish(response, None, &shared, conn))
-            });
+        let admission = match self.gate.admit() {
+            Ok(admission) => admission,
+            Err(why) => {
+                return Box::pin(async move {
+                    bump(&shared.metrics.requests_refused);
+                    drain_refused_body(request.into_body()).await;
+                    let response = refusal(&shared, why);
+                    Ok(finish(response, None, &shared, conn))
+                });
+            }
         };
         let too_large = request
             .headers()
@@ -108,7 +111,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                             // A refusal like any other 503 of the drain: counted as one, so
                             // that `accepted - 2xx - refused` holds every answered client.
                             bump(&shared.metrics.requests_refused);
-                            refusal(&shared)
+                            refusal(&shared, Refusal::ShuttingDown)
                         }
                     };
                     close(&mut response);
@@ -147,12 +150,18 @@ fn close(response: &mut Response<Body>) {
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
-/// The drain's answer: 503, `Connection: close`, `Retry-After`.
-fn refusal(shared: &Shared) -> Response<Body> {
-    let mut response = Response::new(Body::from(
-        "{\"error\":\"shutting_down\",\"detail\":\"this instance is shutting down; \
-         send the request to another instance\"}",
-    ));
+/// The drain's answer: 503, `Connection: close`, `Retry-After`; the body says why.
+fn refusal(shared: &Shared, why: Refusal) -> Response<Body> {
+    let mut response = Response::new(Body::from(match why {
+        Refusal::ShuttingDown => {
+            "{\"error\":\"shutting_down\",\"detail\":\"this instance is shutting down; \
+             send the request to another instance\"}"
+        }
+        Refusal::Drained => {
+            "{\"error\":\"drained\",\"detail\":\"this instance is drained (out of \
+             rotation); send the request to another instance\"}"
+        }
+    }));
     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     let headers = response.headers_mut();
     headers.insert(

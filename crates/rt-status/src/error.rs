@@ -45,6 +45,17 @@ pub enum StatusError {
          add_http_server are plain text"
     )]
     Metrics,
+    /// The admin token file could not be read or holds no usable token.
+    #[error(
+        "the status server's admin token file {path} is unusable: {reason}; write a token of at \
+         least 16 printable characters there, or unset DYN_SYSTEM_ADMIN_TOKEN_FILE"
+    )]
+    AdminToken {
+        /// The file (`DYN_SYSTEM_ADMIN_TOKEN_FILE`).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The runtime's shutdown has reached phase 3: a server started now would never be
     /// stopped by it.
     #[error(

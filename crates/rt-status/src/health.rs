@@ -1,26 +1,28 @@
 //! The readiness rule and the JSON bodies of the health and liveness probes.
 
 use rt_core::config::HealthStatus;
+use rt_core::drain::DrainState;
 use rt_core::registry::{ComponentSnapshot, ComponentState};
 use rt_core::shutdown::ShutdownPhase;
 use serde::Serialize;
 
 use crate::sources::Sources;
 
-/// The readiness of a process in `phase` whose registry holds `components` (in registration
-/// order):
+/// The readiness of a process in `phase` and `drain` state whose registry holds `components`
+/// (in registration order):
 ///
-/// - not ready from phase 1 of the shutdown on;
+/// - not ready from phase 1 of the shutdown on, and while drained or draining;
 /// - otherwise, with no entries, `when_empty` (the starting health status, or what the
 ///   application set);
 /// - otherwise ready only when every entry is `running` (a stopped or failed entry stays in
 ///   the registry until its name is registered again, which replaces it).
 pub(crate) fn readiness(
     phase: ShutdownPhase,
+    drain: DrainState,
     components: &[ComponentSnapshot],
     when_empty: HealthStatus,
 ) -> HealthStatus {
-    if phase != ShutdownPhase::Running {
+    if phase != ShutdownPhase::Running || drain != DrainState::Serving {
         return HealthStatus::NotReady;
     }
     if components.is_empty() {
@@ -43,6 +45,8 @@ pub(crate) struct HealthBody {
     pub(crate) status: HealthStatus,
     /// The shutdown phase: `running`, `draining`, `stopping`, `stopped`.
     pub(crate) phase: &'static str,
+    /// The drain without exit: `serving`, `draining`, `drained`.
+    pub(crate) drain: &'static str,
     /// The runtime's identifier.
     pub(crate) runtime: String,
     /// Seconds since the status server started.
@@ -56,10 +60,17 @@ pub(crate) struct HealthBody {
 impl HealthBody {
     pub(crate) fn read(sources: &Sources) -> Self {
         let phase = sources.coordinator.phase();
+        let drain = sources.drain.state();
         let components = sources.registry.snapshot();
         Self {
-            status: readiness(phase, &components, sources.health_status_when_empty()),
+            status: readiness(
+                phase,
+                drain,
+                &components,
+                sources.health_status_when_empty(),
+            ),
             phase: phase.as_str(),
+            drain: drain.as_str(),
             runtime: sources.runtime_id.clone(),
             uptime_seconds: sources.started.elapsed().as_secs_f64(),
             in_flight: sources.coordinator.tracker().get_count(),
@@ -110,16 +121,26 @@ mod tests {
     fn empty_registry_reports_the_starting_status_until_shutdown() {
         let none = [];
         assert_eq!(
-            readiness(ShutdownPhase::Running, &none, HealthStatus::Ready),
+            readiness(
+                ShutdownPhase::Running,
+                DrainState::Serving,
+                &none,
+                HealthStatus::Ready
+            ),
             HealthStatus::Ready
         );
         assert_eq!(
-            readiness(ShutdownPhase::Running, &none, HealthStatus::NotReady),
+            readiness(
+                ShutdownPhase::Running,
+                DrainState::Serving,
+                &none,
+                HealthStatus::NotReady
+            ),
             HealthStatus::NotReady
         );
         for phase in &ALL_PHASES[1..] {
             assert_eq!(
-                readiness(*phase, &none, HealthStatus::Ready),
+                readiness(*phase, DrainState::Serving, &none, HealthStatus::Ready),
                 HealthStatus::NotReady
             );
         }
@@ -130,8 +151,14 @@ mod tests {
         let registry = Registry::new();
         let a = registry.register("a", ComponentKind::Endpoint)?;
         let b = registry.register("b", ComponentKind::Component)?;
-        let check =
-            |when_empty| readiness(ShutdownPhase::Running, &registry.snapshot(), when_empty);
+        let check = |when_empty| {
+            readiness(
+                ShutdownPhase::Running,
+                DrainState::Serving,
+                &registry.snapshot(),
+                when_empty,
+            )
+        };
         // Registered, not running yet: not ready, whatever the starting status.
         assert_eq!(check(HealthStatus::Ready), HealthStatus::NotReady);
         a.set_state(ComponentState::Running)?;
@@ -143,7 +170,24 @@ mod tests {
         // From phase 1 on: not ready although everything runs.
         for phase in &ALL_PHASES[1..] {
             assert_eq!(
-                readiness(*phase, &registry.snapshot(), HealthStatus::Ready),
+                readiness(
+                    *phase,
+                    DrainState::Serving,
+                    &registry.snapshot(),
+                    HealthStatus::Ready
+                ),
+                HealthStatus::NotReady
+            );
+        }
+        // Drained or draining without exit: not ready although everything runs.
+        for drain in [DrainState::Draining, DrainState::Drained] {
+            assert_eq!(
+                readiness(
+                    ShutdownPhase::Running,
+                    drain,
+                    &registry.snapshot(),
+                    HealthStatus::Ready
+                ),
                 HealthStatus::NotReady
             );
         }
@@ -163,6 +207,7 @@ mod tests {
         assert_eq!(
             readiness(
                 ShutdownPhase::Running,
+                DrainState::Serving,
                 &registry.snapshot(),
                 HealthStatus::Ready
             ),
@@ -175,6 +220,7 @@ mod tests {
         assert_eq!(
             readiness(
                 ShutdownPhase::Running,
+                DrainState::Serving,
                 &registry.snapshot(),
                 HealthStatus::NotReady
             ),

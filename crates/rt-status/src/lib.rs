@@ -13,6 +13,13 @@
 //!   [`StatusServer::set_health_status`]. The JSON body lists every entry with its state.
 //! - **liveness** (`GET /live`): 200 until phase 3 of the shutdown, then 503.
 //! - **metrics** (`GET /metrics`): OpenMetrics text, read from the runtime at each scrape.
+//! - **admin calls** (`POST /drain`, `POST /resume`): a drain without exit
+//!   ([`rt_core::drain`]): the process leaves the rotation (endpoints answer 503, discovery
+//!   deletes its keys), finishes what it admitted and stays alive, `/health` answering 503
+//!   with `"drain": "drained"`; the resume puts it back (a new instance id in discovery).
+//!   Answered without a token only when the server is bound to a loopback address; otherwise
+//!   only with `Authorization: Bearer <token>`, the token of `DYN_SYSTEM_ADMIN_TOKEN_FILE`
+//!   (compared in constant time). Refused calls get 403 and a `warn` log line.
 //!
 //! It lives in its own crate above `rt-core`, so that a service that does not want an HTTP
 //! stack (axum, hyper) does not build one, and serves through [`rt_http`]: header, body, idle
@@ -36,6 +43,7 @@
 //! | `system_health_path` | `DYN_SYSTEM_HEALTH_PATH` | `/health` | readiness path |
 //! | `system_live_path` | `DYN_SYSTEM_LIVE_PATH` | `/live` | liveness path |
 //! | `system_starting_health_status` | `DYN_SYSTEM_STARTING_HEALTH_STATUS` | `notready` | readiness while nothing is registered |
+//! | `system_admin_token_file` | `DYN_SYSTEM_ADMIN_TOKEN_FILE` | unset | file with the bearer token of the admin calls |
 //!
 //! # Example: probes through a shutdown
 //!
@@ -100,6 +108,7 @@
 //! |---|---|---|---|
 //! | `dyn_runtime_uptime_seconds` | gauge | | seconds since the status server started |
 //! | `dyn_runtime_shutdown_phase` | gauge | `phase` | 1 for the current phase (`running`, `draining`, `stopping`, `stopped`), 0 for the others |
+//! | `dyn_runtime_drain_state` | gauge | `state` | 1 for the drain-without-exit state (`serving`, `draining`, `drained`), 0 for the others |
 //! | `dyn_runtime_shutdown_tracker_active` | gauge | | endpoints and tasks the drain waits for |
 //! | `dyn_runtime_endpoint_in_flight_requests` | gauge | `endpoint` | requests in flight per endpoint |
 //! | `dyn_runtime_components` | gauge | `kind`, `state` | registry entries per kind and state |
@@ -132,6 +141,7 @@
 //! `application/openmetrics-text; version=1.0.0`, which Prometheus scrapes.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod error;
 mod health;
 mod metrics;
@@ -140,5 +150,8 @@ mod server;
 mod sources;
 
 pub use error::StatusError;
-pub use options::{StatusOptions, DEFAULT_METRICS_PATH, DEFAULT_STATUS_SHUTDOWN_GRACE};
+pub use options::{
+    StatusOptions, DEFAULT_DRAIN_PATH, DEFAULT_DRAIN_WAIT, DEFAULT_METRICS_PATH,
+    DEFAULT_RESUME_PATH, DEFAULT_STATUS_SHUTDOWN_GRACE,
+};
 pub use server::{StatusServer, STATUS_HTTP_NAME, TEARDOWN_NAME};

@@ -12,6 +12,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
+use rt_core::drain::DrainState;
 use rt_core::registry::{ComponentKind, ComponentState};
 use rt_core::shutdown::ShutdownPhase;
 
@@ -25,6 +26,12 @@ const PHASES: [ShutdownPhase; 4] = [
     ShutdownPhase::Draining,
     ShutdownPhase::Stopping,
     ShutdownPhase::Stopped,
+];
+
+const DRAIN_STATES: [DrainState; 3] = [
+    DrainState::Serving,
+    DrainState::Draining,
+    DrainState::Drained,
 ];
 
 const KINDS: [ComponentKind; 2] = [ComponentKind::Component, ComponentKind::Endpoint];
@@ -89,6 +96,18 @@ impl Collector for RuntimeCollector {
         for p in PHASES {
             ConstGauge::new(i64::from(p == phase))
                 .encode(family.encode_family(&[("phase", p.as_str())])?)?;
+        }
+
+        let drain = s.drain.state();
+        let mut family = e.encode_descriptor(
+            "dyn_runtime_drain_state",
+            "The drain without exit: 1 for the current state (serving, draining, drained).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for d in DRAIN_STATES {
+            ConstGauge::new(i64::from(d == drain))
+                .encode(family.encode_family(&[("state", d.as_str())])?)?;
         }
 
         gauge(

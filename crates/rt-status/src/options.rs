@@ -1,5 +1,6 @@
 //! [`StatusOptions`]: where the status server listens and what it answers on.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use rt_core::config::{check, HealthStatus, Origin, RuntimeConfig};
@@ -9,6 +10,15 @@ use crate::StatusError;
 
 /// The path of the Prometheus endpoint.
 pub const DEFAULT_METRICS_PATH: &str = "/metrics";
+
+/// The path of the admin call that drains the process without ending it.
+pub const DEFAULT_DRAIN_PATH: &str = "/drain";
+
+/// The path of the admin call that puts a drained process back in rotation.
+pub const DEFAULT_RESUME_PATH: &str = "/resume";
+
+/// The default [`StatusOptions::drain_wait`]: 30 s.
+pub const DEFAULT_DRAIN_WAIT: Duration = Duration::from_secs(30);
 
 /// The status server's default [`ServeOptions::shutdown_grace`]: 250 ms.
 ///
@@ -59,6 +69,17 @@ pub struct StatusOptions {
     pub live_path: String,
     /// The Prometheus path (default `/metrics`).
     pub metrics_path: String,
+    /// The admin path of a drain without exit (`POST`, default [`DEFAULT_DRAIN_PATH`]).
+    pub drain_path: String,
+    /// The admin path of the resume (`POST`, default [`DEFAULT_RESUME_PATH`]).
+    pub resume_path: String,
+    /// The file holding the bearer token of the admin calls (`DYN_SYSTEM_ADMIN_TOKEN_FILE`,
+    /// default none). Without a token the admin calls are answered only when the server is
+    /// bound to a loopback address; with one, only with that token.
+    pub admin_token_file: Option<PathBuf>,
+    /// How long `POST /drain` waits for the drain to complete before it answers 202 (the drain
+    /// goes on); default [`DEFAULT_DRAIN_WAIT`].
+    pub drain_wait: Duration,
     /// The readiness reported while the registry holds no component or endpoint
     /// (`DYN_SYSTEM_STARTING_HEALTH_STATUS`, default `notready`); the application can change
     /// it later with [`StatusServer::set_health_status`](crate::StatusServer::set_health_status).
@@ -86,6 +107,10 @@ impl StatusOptions {
             health_path: defaults.system_health_path,
             live_path: defaults.system_live_path,
             metrics_path: DEFAULT_METRICS_PATH.to_owned(),
+            drain_path: DEFAULT_DRAIN_PATH.to_owned(),
+            resume_path: DEFAULT_RESUME_PATH.to_owned(),
+            admin_token_file: None,
+            drain_wait: DEFAULT_DRAIN_WAIT,
             starting_health_status: defaults.system_starting_health_status,
             stop_on_teardown: true,
             serve: ServeOptions::default().with_shutdown_grace(DEFAULT_STATUS_SHUTDOWN_GRACE),
@@ -100,6 +125,8 @@ impl StatusOptions {
             health_path: config.system_health_path.clone(),
             live_path: config.system_live_path.clone(),
             starting_health_status: config.system_starting_health_status,
+            admin_token_file: (!config.system_admin_token_file.is_empty())
+                .then(|| PathBuf::from(&config.system_admin_token_file)),
             ..Self::new(config.system_host.clone(), port)
         })
     }
@@ -131,6 +158,30 @@ impl StatusOptions {
     /// Sets [`metrics_path`](Self::metrics_path).
     pub fn with_metrics_path(mut self, path: impl Into<String>) -> Self {
         self.metrics_path = path.into();
+        self
+    }
+
+    /// Sets [`drain_path`](Self::drain_path).
+    pub fn with_drain_path(mut self, path: impl Into<String>) -> Self {
+        self.drain_path = path.into();
+        self
+    }
+
+    /// Sets [`resume_path`](Self::resume_path).
+    pub fn with_resume_path(mut self, path: impl Into<String>) -> Self {
+        self.resume_path = path.into();
+        self
+    }
+
+    /// Sets [`admin_token_file`](Self::admin_token_file).
+    pub fn with_admin_token_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.admin_token_file = Some(path.into());
+        self
+    }
+
+    /// Sets [`drain_wait`](Self::drain_wait).
+    pub fn with_drain_wait(mut self, wait: Duration) -> Self {
+        self.drain_wait = wait;
         self
     }
 
@@ -167,6 +218,8 @@ impl StatusOptions {
             ("health_path", &self.health_path),
             ("live_path", &self.live_path),
             ("metrics_path", &self.metrics_path),
+            ("drain_path", &self.drain_path),
+            ("resume_path", &self.resume_path),
         ];
         for (i, (option, path)) in paths.iter().enumerate() {
             if check::http_path(option, path, &Origin::Code("StatusOptions")).is_err() {
@@ -180,7 +233,7 @@ impl StatusOptions {
                 return Err(StatusError::InvalidOption {
                     option,
                     value: (*path).clone(),
-                    reason: "a path different from the other probes' paths",
+                    reason: "a path different from the other paths of the status server",
                 });
             }
         }

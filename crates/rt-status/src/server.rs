@@ -5,14 +5,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use rt_core::config::HealthStatus;
+use rt_core::drain::{DrainReport, DrainState};
 use rt_core::shutdown::ShutdownPhase;
-use rt_core::Runtime;
+use rt_core::{Runtime, RuntimeError};
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{read_token, Admin};
 use crate::health::{readiness, HealthBody, LiveBody};
 use crate::sources::Sources;
 use crate::{metrics, StatusError, StatusOptions};
@@ -40,12 +42,14 @@ pub const STATUS_HTTP_NAME: &str = "status";
 /// | `GET` health path | 200 when ready, 503 when not | JSON: `status`, `phase`, `runtime`, `uptime_seconds`, `in_flight`, `components` |
 /// | `GET` live path | 200 until phase 3 of the shutdown, then 503 | JSON: `status` (`live` / `stopping`), `phase` |
 /// | `GET` metrics path | 200 | OpenMetrics text (see the [`metrics`](crate#metrics) table) |
-/// | another method on these paths | 405, with `Allow: GET, HEAD` | text |
+/// | `POST` drain path (`/drain`) | 200 once drained, 202 when still draining after [`StatusOptions::drain_wait`], 403 when not allowed, 409 during a shutdown | JSON: the [`DrainReport`] |
+/// | `POST` resume path (`/resume`) | 200, 403 when not allowed, 409 during a shutdown | JSON: the [`DrainReport`] |
+/// | another method on these paths | 405, with `Allow: GET, HEAD` (`Allow: POST` on the admin paths) | text |
 /// | another path | 404 | text |
 /// | a request that is not HTTP | 400 (from the HTTP stack), the connection is closed | |
 ///
 /// `HEAD` is answered like `GET`, without the body. Readiness: not ready from phase 1 of the
-/// shutdown on; otherwise, with no component or endpoint registered, the starting health
+/// shutdown on, and while drained or draining without exit; otherwise, with no component or endpoint registered, the starting health
 /// status (or what [`set_health_status`](Self::set_health_status) set); otherwise ready only
 /// when every registry entry is `running` (a `registered`, `initialised`, `draining`,
 /// `stopped` or `failed` entry makes it 503; a finished entry stays until its name is
@@ -83,6 +87,10 @@ struct App {
     health_path: String,
     live_path: String,
     metrics_path: String,
+    drain_path: String,
+    resume_path: String,
+    drain_wait: std::time::Duration,
+    admin: Admin,
 }
 
 impl StatusServer {
@@ -136,6 +144,11 @@ impl StatusServer {
             .map_err(bind_error)?;
         listener.set_nonblocking(true).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
+        let token = match &options.admin_token_file {
+            Some(path) => Some(read_token(path)?),
+            None => None,
+        };
+        let admin = Admin::new(token, local_addr.ip().is_loopback());
 
         let sources = Arc::new(Sources::new(runtime, options.starting_health_status));
         let app = Arc::new(App {
@@ -144,7 +157,18 @@ impl StatusServer {
             health_path: options.health_path.clone(),
             live_path: options.live_path.clone(),
             metrics_path: options.metrics_path.clone(),
+            drain_path: options.drain_path.clone(),
+            resume_path: options.resume_path.clone(),
+            drain_wait: options.drain_wait,
+            admin,
         });
+        let admin_calls = if app.admin.has_token() {
+            "with the admin token"
+        } else if local_addr.ip().is_loopback() {
+            "open (loopback bind, no token)"
+        } else {
+            "refused (no admin token and not a loopback bind)"
+        };
         let router = Router::new().fallback(dispatch).with_state(app);
         // Served through rt-http on the secondary runtime: bounded header, body, idle and
         // write timeouts, and a drain that no stalled client can hold past the grace.
@@ -176,6 +200,9 @@ impl StatusServer {
             health = %options.health_path,
             live = %options.live_path,
             metrics = %options.metrics_path,
+            drain = %options.drain_path,
+            resume = %options.resume_path,
+            admin_calls,
             stop_on_teardown = options.stop_on_teardown,
             "status server listening"
         );
@@ -206,6 +233,7 @@ impl StatusServer {
     pub fn readiness(&self) -> HealthStatus {
         readiness(
             self.sources.coordinator.phase(),
+            self.sources.drain.state(),
             &self.sources.registry.snapshot(),
             self.sources.health_status_when_empty(),
         )
@@ -298,13 +326,21 @@ impl fmt::Debug for StatusServer {
 
 /// Routes by exact path; never panics on odd configured paths (they are compared, not
 /// parsed as route patterns).
-async fn dispatch(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Response {
+async fn dispatch(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let path = uri.path();
+    if path == app.drain_path || path == app.resume_path {
+        return admin_call(&app, &method, path, &headers).await;
+    }
     let known = [&app.health_path, &app.live_path, &app.metrics_path];
     if !known.iter().any(|p| p.as_str() == path) {
         let text = format!(
-            "not found: the status server answers GET on {}, {} and {}\n",
-            app.health_path, app.live_path, app.metrics_path
+            "not found: the status server answers GET on {}, {} and {}, POST on {} and {}\n",
+            app.health_path, app.live_path, app.metrics_path, app.drain_path, app.resume_path
         );
         return (StatusCode::NOT_FOUND, text).into_response();
     }
@@ -354,4 +390,64 @@ async fn dispatch(State(app): State<Arc<App>>, method: Method, uri: Uri) -> Resp
             }
         }
     }
+}
+
+/// `POST` on the drain or resume path: checks who asks, then drains (waiting up to
+/// `drain_wait`) or resumes, and answers the report as JSON.
+async fn admin_call(app: &App, method: &Method, path: &str, headers: &HeaderMap) -> Response {
+    if method != Method::POST {
+        let text = format!("method {method} not allowed on {path}: use POST\n");
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            text,
+        )
+            .into_response();
+    }
+    if let Err(denied) = app.admin.check(headers) {
+        tracing::warn!(
+            path,
+            reason = denied.as_str(),
+            "status server: admin call refused"
+        );
+        let body = serde_json::json!({ "error": "forbidden", "detail": denied.as_str() });
+        return (StatusCode::FORBIDDEN, Json(body)).into_response();
+    }
+    let control = &app.sources.drain;
+    let draining = path == app.drain_path;
+    let result = if draining {
+        tracing::info!(path, "status server: drain requested");
+        control.drain_and_wait(Some(app.drain_wait)).await
+    } else {
+        tracing::info!(path, "status server: resume requested");
+        control.resume().await
+    };
+    let no_store = [(header::CACHE_CONTROL, "no-store")];
+    match result {
+        Ok(report) => {
+            // 202: the drain goes on past the wait (for a resume, whatever state concurrent
+            // calls left, the resume itself was done: 200).
+            let code = if draining && report.state == DrainState::Draining {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            tracing::info!(path, %report, "status server: admin call done");
+            (code, no_store, Json(report_body(&report))).into_response()
+        }
+        Err(error @ RuntimeError::DrainDuringShutdown { .. }) => {
+            let body = serde_json::json!({ "error": "shutting_down", "detail": error.to_string() });
+            (StatusCode::CONFLICT, no_store, Json(body)).into_response()
+        }
+        Err(error) => {
+            tracing::error!(path, %error, "status server: admin call failed");
+            let body = serde_json::json!({ "error": "failed", "detail": error.to_string() });
+            (StatusCode::INTERNAL_SERVER_ERROR, no_store, Json(body)).into_response()
+        }
+    }
+}
+
+/// The JSON body of an admin call's answer.
+fn report_body(report: &DrainReport) -> serde_json::Value {
+    serde_json::to_value(report).unwrap_or_else(|_| serde_json::json!({ "state": report.state }))
 }

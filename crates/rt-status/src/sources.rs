@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use rt_core::compute::ComputePool;
 use rt_core::config::HealthStatus;
+use rt_core::drain::DrainControl;
 use rt_core::registry::Registry;
 use rt_core::shutdown::ShutdownCoordinator;
 use rt_core::Runtime;
@@ -18,6 +19,7 @@ pub(crate) struct Sources {
     pub(crate) runtime_id: String,
     pub(crate) coordinator: ShutdownCoordinator,
     pub(crate) registry: Arc<Registry>,
+    pub(crate) drain: DrainControl,
     pub(crate) compute: Option<Arc<ComputePool>>,
     pub(crate) started: Instant,
     /// The readiness reported while the registry is empty: `true` = ready.
@@ -40,6 +42,7 @@ impl Sources {
             runtime_id: runtime.id().to_owned(),
             coordinator: runtime.shutdown_coordinator().clone(),
             registry: Arc::clone(runtime.registry()),
+            drain: runtime.drain_control().clone(),
             compute: runtime.compute_pool().cloned(),
             started: Instant::now(),
             ready_when_empty: AtomicBool::new(starting == HealthStatus::Ready),

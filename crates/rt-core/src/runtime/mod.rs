@@ -15,6 +15,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::drain::{DrainControl, DrainReport};
 use crate::endpoint::EndpointBuilder;
 use crate::error::RuntimeError;
 use crate::registry::Registry;
@@ -82,6 +83,7 @@ struct Inner {
     block_permits: Arc<Semaphore>,
     block_permit_count: usize,
     registry: Arc<Registry>,
+    drain: DrainControl,
     fallback_logged: AtomicBool,
 }
 
@@ -301,6 +303,12 @@ impl Runtime {
     ) -> Result<Self, RuntimeError> {
         let options = ShutdownOptions::from(&config).with_handle(secondary.clone());
         let coordinator = ShutdownCoordinator::new(options);
+        let drain = DrainControl::new(
+            coordinator.clone(),
+            secondary.clone(),
+            config.teardown_timeout(),
+            config.graceful_shutdown_timeout(),
+        );
         let id = next_id();
         tracing::info!(runtime = %id, owned = owned.is_some(), config = %config, "runtime ready");
         Ok(Self {
@@ -315,6 +323,7 @@ impl Runtime {
                 block_permits,
                 block_permit_count,
                 registry: Arc::new(Registry::new()),
+                drain,
                 fallback_logged: AtomicBool::new(false),
             }),
         })
@@ -393,6 +402,13 @@ impl Runtime {
         &self.inner.registry
     }
 
+    /// The drain control: take the process out of rotation without ending it, and bring it
+    /// back ([`DrainControl`]); its state, its hooks (rt-discovery adds one), the drain that
+    /// returns at once ([`DrainControl::drain`]).
+    pub fn drain_control(&self) -> &DrainControl {
+        &self.inner.drain
+    }
+
     /// Shuts the owned tokio runtimes down within `bound` (both together) when this is the
     /// last clone, and returns how many of their threads were still running (busy in blocking
     /// work, abandoned) when the bound ran out. `None` when another clone is still alive (its
@@ -448,6 +464,7 @@ impl Runtime {
             self.inner.primary.clone(),
             self.inner.coordinator.clone(),
             Arc::clone(&self.inner.registry),
+            self.inner.drain.clone(),
         )
     }
 
@@ -521,6 +538,43 @@ impl Runtime {
     pub async fn shutdown_and_wait(&self, timeout: Option<Duration>) -> ShutdownReport {
         self.inner.coordinator.shutdown_and_wait(timeout).await
     }
+
+    // ----- drain without exit ----------------------------------------------------------------
+
+    /// Takes the process out of rotation without ending it, and waits until it is drained:
+    /// every endpoint refuses new requests from the first poll on (rt-http answers 503, so
+    /// routers retry elsewhere), the drain hooks run (rt-discovery deletes this process's
+    /// keys), and the requests admitted before finish; then the state is
+    /// [`Drained`](crate::drain::DrainState::Drained) and the process idles, alive, until
+    /// [`resume`](Self::resume) or a shutdown. `timeout` bounds the wait (`None`: the graceful
+    /// shutdown timeout); the drain itself goes on past it. See [`DrainControl`].
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: the drain goes on in the background; dropping the future
+    /// only stops the waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::DrainDuringShutdown`] once the shutdown has started.
+    pub async fn drain(&self, timeout: Option<Duration>) -> Result<DrainReport, RuntimeError> {
+        self.inner.drain.drain_and_wait(timeout).await
+    }
+
+    /// Puts the process back in rotation: endpoints accept requests again at once, then the
+    /// hooks run (rt-discovery registers every endpoint again, under a new instance id); returns
+    /// once they are done. Idempotent. See [`DrainControl::resume`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`DrainControl::resume`]: the endpoints accept again before the first await.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::DrainDuringShutdown`] once the shutdown has started.
+    pub async fn resume(&self) -> Result<DrainReport, RuntimeError> {
+        self.inner.drain.resume().await
+    }
 }
 
 impl fmt::Debug for Runtime {
@@ -534,6 +588,7 @@ impl fmt::Debug for Runtime {
             )
             .field("block_in_place_permits", &self.inner.block_permit_count)
             .field("shutdown_phase", &self.inner.coordinator.phase())
+            .field("drain_state", &self.inner.drain.state())
             .finish_non_exhaustive()
     }
 }
