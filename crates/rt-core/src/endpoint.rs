@@ -333,7 +333,7 @@ impl EndpointContext {
     /// and abort of the task holding it).
     ///
     /// One atomic read-modify-write ([`InFlight::try_enter`](crate::shutdown::InFlight::try_enter)),
-    /// then a fence and a read of the drain's pause flag: a request admitted here is one the
+    /// which also reads the closed and paused flags, and no recheck: a request admitted here is one the
     /// endpoint's drain (and a [drain without exit](crate::drain)) waits for, a request refused
     /// here is not counted. Refused from the moment [`Runtime::shutdown`](crate::Runtime::shutdown)
     /// (or a signal's shutdown) or [`EndpointHandle::stop`] returned, once the endpoint's

@@ -2,10 +2,13 @@
 //! and the [`GracefulShutdownTracker`](crate::GracefulShutdownTracker) are both built on it, and
 //! the loom model in `tests/loom.rs` checks it.
 //!
-//! Layout of the word: bit 0 is `CLOSED` (new top-level registrations are refused), bit 1 is
-//! `WAIT_ZERO` (some [`wait_zero`](Counter::wait_zero) caller has registered interest; sticky),
-//! bit 2 is `WAIT_DRAINED` (the same for [`drained`](Counter::drained)), and the remaining bits
-//! hold the count, so one registration adds [`ONE`].
+//! Layout of the word: bit 0 is `CLOSED` (new top-level registrations are refused, for good),
+//! bit 1 is `WAIT_ZERO` (some [`wait_zero`](Counter::wait_zero) caller has registered interest;
+//! sticky), bit 2 is `WAIT_DRAINED` (the same for [`drained`](Counter::drained)), bit 3 is
+//! `PAUSED` (new top-level registrations are refused until [`resume`](Counter::resume)), and
+//! the remaining bits hold the count, so one registration adds [`ONE`]. Admission reads both
+//! refusal flags in the same `fetch_add` that counts it, so a registration is either counted
+//! before a close or pause (and seen by a count or wait that follows it) or refused.
 //!
 //! Every operation on the word is a read-modify-write, so all of them form a single
 //! modification order. A waiter creates its `Notified` future *before* it sets its flag
@@ -27,11 +30,12 @@
 
 use crate::sync::{AtomicUsize, Notify, Ordering};
 
-const CLOSED: usize = 0b001;
-const WAIT_ZERO: usize = 0b010;
-const WAIT_DRAINED: usize = 0b100;
-const ONE: usize = 0b1000;
-const SHIFT: u32 = 3;
+const CLOSED: usize = 0b0001;
+const WAIT_ZERO: usize = 0b0010;
+const WAIT_DRAINED: usize = 0b0100;
+const PAUSED: usize = 0b1000;
+const ONE: usize = 0b1_0000;
+const SHIFT: u32 = 4;
 
 /// The count of live registrations, the closed flag, and the waiters' notify.
 #[derive(Debug)]
@@ -54,15 +58,15 @@ impl Counter {
         }
     }
 
-    /// Adds one registration unless the counter is closed. Returns `false` (and leaves the
-    /// count as it was) when closed.
+    /// Adds one registration unless the counter is closed or paused. Returns `false` (and
+    /// leaves the count as it was) when refused.
     ///
     /// One `fetch_add` when open. When closed, the addition is rolled back; until then a
     /// concurrent [`count`](Self::count) may see it.
     #[inline]
     pub(crate) fn try_add(&self) -> bool {
         let prev = self.state.fetch_add(ONE, Ordering::Relaxed);
-        if prev & CLOSED == 0 {
+        if prev & (CLOSED | PAUSED) == 0 {
             return true;
         }
         // Roll back. The rollback may be the move that takes the count to zero (a concurrent
@@ -109,6 +113,22 @@ impl Counter {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Refuses new top-level registrations until [`resume`](Self::resume). Returns whether
+    /// this call set the flag. A registration counted before this call is seen by every count
+    /// and [`wait_zero`](Self::wait_zero) that follows it.
+    pub(crate) fn pause(&self) -> bool {
+        self.state.fetch_or(PAUSED, Ordering::AcqRel) & PAUSED == 0
+    }
+
+    /// Admits registrations again (unless closed). Returns whether this call cleared the flag.
+    pub(crate) fn resume(&self) -> bool {
+        self.state.fetch_and(!PAUSED, Ordering::AcqRel) & PAUSED != 0
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.state.load(Ordering::Acquire) & PAUSED != 0
     }
 
     /// Returns once the count is zero, or has been zero at some moment since the call began.

@@ -52,12 +52,14 @@ impl InFlight {
         Self::default()
     }
 
-    /// Admits one piece of work, or returns `None` once [`close`](Self::close) has been called.
+    /// Admits one piece of work, or returns `None` once [`close`](Self::close) has been called
+    /// or while the counter is [paused](Self::pause).
     ///
     /// The work stays counted while the returned guard lives. The fast path is one atomic
-    /// `fetch_add`: a close that races with this call either comes first in that atomic's order
-    /// (then this call returns `None`) or later (then the guard is counted and
-    /// [`drained`](Self::drained) waits for it). Nothing is rechecked afterwards.
+    /// `fetch_add` that also reads both refusal flags: a close or pause that races with this
+    /// call either comes first in that atomic's order (then this call returns `None`) or later
+    /// (then the guard is counted and [`drained`](Self::drained) or [`idle`](Self::idle) waits
+    /// for it). Nothing is rechecked afterwards.
     #[inline]
     pub fn try_enter(&self) -> Option<InFlightGuard> {
         self.counter.try_add().then(|| InFlightGuard {
@@ -83,6 +85,37 @@ impl InFlight {
     /// Whether [`close`](Self::close) has been called.
     pub fn is_closed(&self) -> bool {
         self.counter.is_closed()
+    }
+
+    /// Refuses new work until [`resume`](Self::resume), without closing: a drain that can be
+    /// undone (a process taken out of rotation and put back). Work admitted before this call
+    /// stays counted and [`idle`](Self::idle) waits for it. Returns `true` if this call paused
+    /// the counter.
+    pub fn pause(&self) -> bool {
+        self.counter.pause()
+    }
+
+    /// Admits work again after a [`pause`](Self::pause) (a closed counter stays closed).
+    /// Returns `true` if this call lifted the pause.
+    pub fn resume(&self) -> bool {
+        self.counter.resume()
+    }
+
+    /// Whether the counter is paused.
+    pub fn is_paused(&self) -> bool {
+        self.counter.is_paused()
+    }
+
+    /// Waits until no guard is left: returns once the count is zero, or has been zero at some
+    /// moment since the call began, closed or not. With the counter [paused](Self::pause) or
+    /// closed first, that moment is final for the work admitted before.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: it changes nothing but a sticky "someone waits" flag, so
+    /// dropping the future loses nothing, and a new call waits afresh.
+    pub async fn idle(&self) {
+        self.counter.wait_zero().await;
     }
 
     /// Waits until the counter is closed and no guard is left.

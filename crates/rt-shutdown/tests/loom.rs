@@ -210,3 +210,34 @@ fn in_flight_racing_closes_report_one_closer() {
         loom::future::block_on(in_flight.drained());
     });
 }
+
+/// A pause racing an admission on another thread (a drain without exit): a request admitted
+/// is one `idle()` waits for; after a resume work is admitted again.
+#[test]
+fn in_flight_try_enter_racing_pause_then_idle() {
+    loom::model(|| {
+        let in_flight = InFlight::new();
+        let work_done = Arc::new(AtomicBool::new(false));
+        let (f, w) = (in_flight.clone(), Arc::clone(&work_done));
+        let t = thread::spawn(move || match f.try_enter() {
+            Some(guard) => {
+                w.store(true, Ordering::SeqCst);
+                drop(guard);
+                true
+            }
+            None => false,
+        });
+        assert!(in_flight.pause());
+        assert!(in_flight.try_enter().is_none());
+        loom::future::block_on(in_flight.idle());
+        let done_when_idle = work_done.load(Ordering::SeqCst);
+        let admitted = t.join().unwrap();
+        assert!(
+            !admitted || done_when_idle,
+            "idle() returned under a live guard admitted before the pause"
+        );
+        assert!(in_flight.resume());
+        assert!(in_flight.try_enter().is_some());
+        assert_eq!(in_flight.count(), 0);
+    });
+}

@@ -1,7 +1,5 @@
 //! [`Gate`]: an endpoint's admission: its drain counter, and the pause a drain sets on it.
 
-use std::sync::atomic::{fence, AtomicBool, Ordering};
-
 use rt_shutdown::{InFlight, InFlightGuard};
 
 /// Why [`Gate::try_enter`] refused.
@@ -13,29 +11,25 @@ pub(crate) enum Refused {
     Paused,
 }
 
-/// An endpoint's admission: the one drain counter ([`InFlight`], closed for good by the
-/// shutdown or a stop) and a pause flag (set by a drain, cleared by a resume).
+/// An endpoint's admission: the one drain counter ([`InFlight`]), closed for good by the
+/// shutdown or a stop, and paused by a drain until a resume.
 ///
-/// The pause does not close the counter (a closed [`InFlight`] cannot reopen): it refuses at
-/// the door, and the drain waits for the counter's count to reach zero. The admission and the
-/// pause are ordered like Dekker's flags: a request enters the counter, then (after a
-/// sequentially consistent fence) reads the flag; the drain sets the flag, then (after a fence)
-/// reads the count. Of two racing sides at least one sees the other: a request that read "not
-/// paused" is already counted when the drain reads the count, so the drain waits for it; a
-/// request that the drain did not see reads "paused" and leaves without being served.
+/// A closed [`InFlight`] cannot reopen, so a drain *pauses* it instead
+/// ([`InFlight::pause`]): admission reads the closed and paused flags in the same atomic
+/// `fetch_add` that counts the request, so a request is either counted before the pause (and
+/// the drain's [`InFlight::idle`] waits for it) or refused. No fence, no second read.
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
     in_flight: InFlight,
-    paused: AtomicBool,
 }
 
 impl Gate {
     /// A gate over `in_flight`, paused or not.
     pub(crate) fn new(in_flight: InFlight, paused: bool) -> Self {
-        Self {
-            in_flight,
-            paused: AtomicBool::new(paused),
+        if paused {
+            in_flight.pause();
         }
+        Self { in_flight }
     }
 
     /// The drain counter.
@@ -43,39 +37,33 @@ impl Gate {
         &self.in_flight
     }
 
-    /// Admits one request: one `fetch_add`, a fence and two loads of a flag that is written
-    /// only by a drain or a resume (so its cache line stays shared).
+    /// Admits one request: one `fetch_add` ([`InFlight::try_enter`]); the reason is read only
+    /// on a refusal.
     #[inline]
     pub(crate) fn try_enter(&self) -> Result<InFlightGuard, Refused> {
-        if self.paused.load(Ordering::Relaxed) {
-            return Err(Refused::Paused);
-        }
-        let guard = self.in_flight.try_enter().ok_or(Refused::Closed)?;
-        fence(Ordering::SeqCst);
-        if self.paused.load(Ordering::Relaxed) {
-            // Counted for an instant, never served: the drain may have read the count before
-            // this request entered.
-            drop(guard);
-            return Err(Refused::Paused);
-        }
-        Ok(guard)
+        self.in_flight.try_enter().ok_or_else(|| {
+            if self.in_flight.is_closed() {
+                Refused::Closed
+            } else {
+                Refused::Paused
+            }
+        })
     }
 
-    /// Refuses new requests from now on (until [`unpause`](Self::unpause)); a request that
-    /// entered before is counted when the count is read after this returns.
+    /// Refuses new requests from now on (until [`unpause`](Self::unpause)); a request admitted
+    /// before stays counted.
     pub(crate) fn pause(&self) {
-        self.paused.store(true, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        self.in_flight.pause();
     }
 
     /// Admits requests again (unless the counter is closed).
     pub(crate) fn unpause(&self) {
-        self.paused.store(false, Ordering::Release);
+        self.in_flight.resume();
     }
 
     /// Whether a drain has paused the gate.
     pub(crate) fn is_paused(&self) -> bool {
-        self.paused.load(Ordering::Acquire)
+        self.in_flight.is_paused()
     }
 
     /// Whether a request would be admitted now.

@@ -20,11 +20,6 @@ pub use report::{DrainReport, DrainState, HookOutcome};
 
 use crate::error::{BoxError, RuntimeError};
 
-/// How often a drain reads the endpoints' in-flight counts while it waits for them to reach
-/// zero. ([`InFlight`] wakes its waiters only after a close, and a drain must not close: it
-/// could not reopen. A drain is an operator's action; 5 ms of delay cost nothing per request.)
-const POLL: Duration = Duration::from_millis(5);
-
 /// The future a [`DrainHook`] returns.
 pub type HookFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'static>>;
 
@@ -388,32 +383,37 @@ impl DrainControl {
 
     /// Waits until no request is in flight, then marks the drain of `epoch` done; returns
     /// early when a resume (or another drain) replaced it, or at phase 3 of the shutdown.
+    ///
+    /// The gates are paused, so their counts only fall: it waits on each busy counter's
+    /// [`InFlight::idle`] in turn (woken by the release that reaches zero, never by a timer),
+    /// and on the state watch, which a resume or a new drain changes.
     async fn wait_idle(&self, epoch: u64) {
         let primary = self.inner.coordinator.primary_token();
-        let mut tick = tokio::time::interval(POLL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut state = self.inner.state.subscribe();
         loop {
-            {
+            let busy = {
                 let mut ctl = lock(&self.inner.ctl);
                 if ctl.epoch != epoch {
                     return;
                 }
-                let in_flight: usize = ctl
+                let busy = ctl
                     .gates
                     .iter()
                     .filter_map(Weak::upgrade)
-                    .map(|g| g.in_flight().count())
-                    .sum();
-                if in_flight == 0 {
+                    .find(|g| g.in_flight().count() > 0);
+                if busy.is_none() {
                     ctl.state = DrainState::Drained;
                     self.inner.state.send_replace(DrainState::Drained);
                     drop(ctl);
                     tracing::info!("drained: out of rotation, nothing in flight; alive until resume or shutdown");
                     return;
                 }
-            }
+                busy
+            };
+            let Some(gate) = busy else { return };
             tokio::select! {
-                _ = tick.tick() => {}
+                () = gate.in_flight().idle() => {}
+                changed = state.changed() => if changed.is_err() { return },
                 () = primary.cancelled() => return,
             }
         }
