@@ -26,6 +26,7 @@
 //! | [`shutdown`] | the drain primitive [`InFlight`](shutdown::InFlight), the tracker, the three-phase coordinator | `rt-shutdown` |
 //! | [`signals`] | SIGINT/SIGTERM to a graceful shutdown, a second signal to a forced exit | `rt-signals` |
 //! | [`registry`] | every component and endpoint with its lifecycle state | here |
+//! | [`metrics`] | the runtime's metrics registry: per-endpoint, runtime and application metrics for `/metrics` | here |
 //!
 //! # The pieces
 //!
@@ -139,6 +140,7 @@ pub mod compute;
 pub mod config;
 mod endpoint;
 mod error;
+pub mod metrics;
 mod outcome;
 pub mod registry;
 mod runtime;
