@@ -42,7 +42,8 @@ pub enum StatusError {
     /// The metrics could not be encoded as OpenMetrics text.
     #[error(
         "the metrics could not be encoded as OpenMetrics text; check that the names given to \
-         add_http_server are plain text"
+         add_http_server, and the help texts and labels registered on the runtime's metrics, \
+         are plain text"
     )]
     Metrics,
     /// The runtime's shutdown has reached phase 3: a server started now would never be
