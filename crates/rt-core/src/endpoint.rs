@@ -228,12 +228,7 @@ impl EndpointBuilder {
         // Closed in phase 1 before the endpoint token is cancelled, or at once if the shutdown
         // started since the check above (the token below is then born cancelled too).
         coordinator.close_on_shutdown(in_flight.clone());
-        let metrics = families.endpoint(
-            &name,
-            namespace.as_deref(),
-            component.as_deref(),
-            in_flight.clone(),
-        );
+        let metrics = families.endpoint(&name, namespace.as_deref(), component.as_deref());
         let shared = Arc::new(Shared {
             entry,
             token: coordinator.child_token(),

@@ -17,6 +17,7 @@ use rt_compute::ComputePool;
 use rt_shutdown::{ShutdownCoordinator, ShutdownPhase};
 use tokio::runtime::Handle;
 
+use super::text::escape;
 use crate::component::{ComponentKind, ComponentState};
 use crate::registry::Registry;
 
@@ -30,11 +31,12 @@ const PHASES: [ShutdownPhase; 4] = [
 const KINDS: [ComponentKind; 2] = [ComponentKind::Component, ComponentKind::Endpoint];
 
 /// The family names this collector writes (for the registry's duplicate check).
-pub(crate) const RUNTIME_FAMILIES: [&str; 18] = [
+pub(crate) const RUNTIME_FAMILIES: [&str; 19] = [
     "dyn_runtime_uptime_seconds",
     "dyn_runtime_shutdown_phase",
     "dyn_runtime_shutdown_tracker_active",
     "dyn_runtime_components",
+    "dyn_runtime_endpoint_in_flight_requests",
     "dyn_runtime_compute_threads",
     "dyn_runtime_compute_tasks",
     "dyn_runtime_compute_tasks_panicked",
@@ -245,9 +247,29 @@ impl Collector for RuntimeCollector {
             count(self.coordinator.tracker().get_count()),
         )?;
 
+        // Names are unique in the registry (registering a finished entry's name again
+        // replaces it), so each endpoint has one series.
+        let components = self.registry.snapshot();
         let mut per_state: HashMap<(ComponentKind, ComponentState), i64> = HashMap::new();
-        for c in self.registry.snapshot() {
+        for c in &components {
             *per_state.entry((c.kind, c.state)).or_default() += 1;
+        }
+        let mut endpoints = components
+            .iter()
+            .filter(|c| c.kind == ComponentKind::Endpoint)
+            .peekable();
+        if endpoints.peek().is_some() {
+            let mut family = e.encode_descriptor(
+                "dyn_runtime_endpoint_in_flight_requests",
+                "Requests in flight per endpoint (every endpoint entry of the registry).",
+                None,
+                MetricType::Gauge,
+            )?;
+            for c in endpoints {
+                let name = escape(&c.name);
+                ConstGauge::new(count(c.in_flight))
+                    .encode(family.encode_family(&[("endpoint", name.as_ref())])?)?;
+            }
         }
         let mut family = e.encode_descriptor(
             "dyn_runtime_components",

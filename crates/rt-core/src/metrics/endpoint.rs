@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
-use rt_shutdown::{InFlight, InFlightGuard};
+use rt_shutdown::InFlightGuard;
 
 use super::histogram::{AtomicHistogram, REQUEST_BUCKETS};
+use super::text::escape;
 
 /// How a request ended, the `outcome` label of `dyn_runtime_endpoint_requests_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,8 +77,6 @@ struct Series {
     response_bytes: AtomicU64,
     /// Errors by type; locked on an error only.
     errors: Mutex<Vec<(Cow<'static, str>, u64)>>,
-    /// The drain counter of the endpoint that holds these series now.
-    in_flight: Mutex<Option<InFlight>>,
 }
 
 /// The metrics of one endpoint: a cheap handle (an `Arc`) on its pre-resolved series.
@@ -106,7 +104,6 @@ impl EndpointMetrics {
                 request_bytes: AtomicU64::new(0),
                 response_bytes: AtomicU64::new(0),
                 errors: Mutex::new(Vec::new()),
-                in_flight: Mutex::new(None),
             }),
         }
     }
@@ -284,10 +281,9 @@ impl fmt::Debug for EndpointFamilies {
 }
 
 /// The `dyn_runtime_endpoint_*` family names (for the registry's duplicate check).
-pub(crate) const ENDPOINT_FAMILIES: [&str; 6] = [
+pub(crate) const ENDPOINT_FAMILIES: [&str; 5] = [
     "dyn_runtime_endpoint_requests",
     "dyn_runtime_endpoint_request_duration_seconds",
-    "dyn_runtime_endpoint_in_flight_requests",
     "dyn_runtime_endpoint_errors",
     "dyn_runtime_endpoint_request_bytes",
     "dyn_runtime_endpoint_response_bytes",
@@ -295,20 +291,20 @@ pub(crate) const ENDPOINT_FAMILIES: [&str; 6] = [
 
 impl EndpointFamilies {
     /// The series of the endpoint named `name` (with optional `namespace` and `component`
-    /// labels), created on its first start; its in-flight gauge reads `in_flight` from now on.
+    /// labels), created on its first start and continued by a later start.
     pub(crate) fn endpoint(
         &self,
         name: &str,
         namespace: Option<&str>,
         component: Option<&str>,
-        in_flight: InFlight,
     ) -> EndpointMetrics {
-        let mut labels = vec![("endpoint", name.to_owned())];
+        // Stored escaped for the text format.
+        let mut labels = vec![("endpoint", escape(name).into_owned())];
         if let Some(ns) = namespace {
-            labels.push(("namespace", ns.to_owned()));
+            labels.push(("namespace", escape(ns).into_owned()));
         }
         if let Some(c) = component {
-            labels.push(("component", c.to_owned()));
+            labels.push(("component", escape(c).into_owned()));
         }
         let mut all = lock(&self.all);
         let metrics = match all.iter().find(|m| m.series.labels == labels) {
@@ -319,7 +315,6 @@ impl EndpointFamilies {
                 metrics
             }
         };
-        *lock(&metrics.series.in_flight) = Some(in_flight);
         metrics
     }
 }
@@ -344,7 +339,8 @@ fn counter_family(
 ) -> fmt::Result {
     let mut family = encoder.encode_descriptor(name, help, unit, MetricType::Counter)?;
     for m in all {
-        ConstCounter::new(value(&m.series)).encode(family.encode_family(&labels(&m.series, &[]))?)?;
+        ConstCounter::new(value(&m.series))
+            .encode(family.encode_family(&labels(&m.series, &[]))?)?;
     }
     Ok(())
 }
@@ -382,17 +378,6 @@ impl Collector for EndpointFamilies {
                 .encode(family.encode_family(&labels(&m.series, &[]))?)?;
         }
         let mut family = e.encode_descriptor(
-            "dyn_runtime_endpoint_in_flight_requests",
-            "Requests in flight per endpoint.",
-            None,
-            MetricType::Gauge,
-        )?;
-        for m in &all {
-            let n = lock(&m.series.in_flight).as_ref().map_or(0, InFlight::count);
-            ConstGauge::new(u64::try_from(n).unwrap_or(u64::MAX))
-                .encode(family.encode_family(&labels(&m.series, &[]))?)?;
-        }
-        let mut family = e.encode_descriptor(
             "dyn_runtime_endpoint_errors",
             "Failed requests per endpoint by error type.",
             None,
@@ -401,8 +386,9 @@ impl Collector for EndpointFamilies {
         for m in &all {
             let errors = lock(&m.series.errors).clone();
             for (kind, n) in &errors {
+                let kind = escape(kind);
                 ConstCounter::new(*n)
-                    .encode(family.encode_family(&labels(&m.series, &[("type", kind)]))?)?;
+                    .encode(family.encode_family(&labels(&m.series, &[("type", &kind)]))?)?;
             }
         }
         counter_family(

@@ -16,7 +16,9 @@
 //! and histograms ([`prometheus_client`] types, re-exported here so that the versions match),
 //! with a unit or constant labels, and callbacks that run before each scrape. A name is
 //! registered once: a second registration is an error value, never a panic, and the
-//! `dyn_runtime_` prefix is the runtime's own.
+//! `dyn_runtime_` prefix is the runtime's own. Help texts and constant label values are
+//! escaped for the text format here; label values of a prometheus-client `Family` are written
+//! as they are, so keep them free of `"`, `\` and line breaks.
 //!
 //! ```
 //! use rt_core::config::RuntimeConfig;
@@ -60,6 +62,7 @@ mod collector;
 mod endpoint;
 mod histogram;
 mod stall;
+mod text;
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -67,17 +70,18 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::text;
+use prometheus_client::encoding::text as exposition;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Metric, Registry, Unit};
 
 pub(crate) use collector::{RuntimeCollector, RUNTIME_FAMILIES};
-pub use endpoint::{EndpointMetrics, RequestOutcome, TrackedRequest};
 pub(crate) use endpoint::{EndpointFamilies, ENDPOINT_FAMILIES};
+pub use endpoint::{EndpointMetrics, RequestOutcome, TrackedRequest};
 pub use prometheus_client;
 pub(crate) use stall::{StallDetector, StallSettings, STALL_FAMILIES};
 
 use crate::error::RuntimeError;
+use text::escape;
 
 /// The name prefix of the runtime's own families; refused for other registrations.
 pub const RUNTIME_PREFIX: &str = "dyn_runtime_";
@@ -214,7 +218,7 @@ impl MetricsRegistry {
         let name = name.into();
         let kind = metric.metric_type();
         self.claim(&name, name.clone(), Some(kind), |r| {
-            r.register(name.clone(), help, metric)
+            r.register(name.clone(), escape(&help.into()), metric)
         })
     }
 
@@ -235,7 +239,7 @@ impl MetricsRegistry {
         let family = format!("{name}_{}", unit.as_str());
         let kind = metric.metric_type();
         self.claim(&name, family, Some(kind), |r| {
-            r.register_with_unit(name.clone(), help, unit, metric)
+            r.register_with_unit(name.clone(), escape(&help.into()), unit, metric)
         })
     }
 
@@ -262,12 +266,20 @@ impl MetricsRegistry {
         }
         let labels: Vec<(Cow<'static, str>, Cow<'static, str>)> = labels
             .iter()
-            .map(|(k, v)| (Cow::Owned((*k).to_owned()), Cow::Owned((*v).to_owned())))
+            .map(|(k, v)| {
+                (
+                    Cow::Owned((*k).to_owned()),
+                    Cow::Owned(escape(v).into_owned()),
+                )
+            })
             .collect();
         let kind = metric.metric_type();
         self.claim(&name, name.clone(), Some(kind), |r| {
-            r.sub_registry_with_labels(labels.into_iter())
-                .register(name.clone(), help, metric)
+            r.sub_registry_with_labels(labels.into_iter()).register(
+                name.clone(),
+                escape(&help.into()),
+                metric,
+            )
         })
     }
 
@@ -330,7 +342,7 @@ impl MetricsRegistry {
     pub fn encode_families(&self, out: &mut String) -> Result<(), RuntimeError> {
         self.run_callbacks();
         let state = lock(&self.shared.state);
-        text::encode_registry(out, &state.registry).map_err(|_| RuntimeError::MetricsEncoding)
+        exposition::encode_registry(out, &state.registry).map_err(|_| RuntimeError::MetricsEncoding)
     }
 
     /// Runs the scrape callbacks and returns the whole OpenMetrics text (ending in `# EOF`),
@@ -342,7 +354,7 @@ impl MetricsRegistry {
     pub fn render(&self) -> Result<String, RuntimeError> {
         let mut out = String::with_capacity(8192);
         self.encode_families(&mut out)?;
-        text::encode_eof(&mut out).map_err(|_| RuntimeError::MetricsEncoding)?;
+        exposition::encode_eof(&mut out).map_err(|_| RuntimeError::MetricsEncoding)?;
         Ok(out)
     }
 

@@ -164,7 +164,9 @@ fn build_metrics(
         // coordinator.
         let weak = metrics.downgrade();
         coordinator.add_teardown("metrics dump", move || async move {
-            let Some(metrics) = weak.upgrade() else { return };
+            let Some(metrics) = weak.upgrade() else {
+                return;
+            };
             match metrics.render() {
                 Ok(text) => tracing::info!(
                     target: "rt_core::metrics",
