@@ -112,7 +112,10 @@ fn counters_and_histogram_equal_the_requests_sent_by_outcome() {
         .await;
         drop(stalled);
 
-        // Refused: the endpoint stopped (the drain started); the server answers 503.
+        // Refused: the endpoint stopped (the drain started) while a request is in flight
+        // (which keeps the listener open); the server answers 503.
+        let held = tokio::spawn(request(addr, get_request("/work/1500")));
+        wait_until("a request in flight", || server.in_flight() == 1).await;
         server.stop();
         let mut refused = 0;
         for _ in 0..2 {
@@ -121,10 +124,11 @@ fn counters_and_histogram_equal_the_requests_sent_by_outcome() {
                 other => panic!("expected a 503 during the drain, got {other:?}"),
             }
         }
+        assert_eq!(held.await.unwrap().unwrap().status, 200);
         server.stopped().await;
 
         let text = rt.metrics().render().unwrap();
-        let served = OK + 1; // the health checks and the echo
+        let served = OK + 2; // the health checks, the echo and the held request
         assert_eq!(requests(&text, "ok"), served as f64, "{text}");
         assert_eq!(requests(&text, "error"), (FAILED + 1) as f64, "{text}");
         assert_eq!(requests(&text, "cancelled"), 1.0, "{text}");
