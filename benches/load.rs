@@ -43,6 +43,7 @@ pub fn threads_cpu_ns(prefix: &str) -> u64 {
         .sum()
 }
 
+/// A keep-alive `GET path` request.
 pub fn request(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n").into_bytes()
 }
@@ -90,6 +91,7 @@ pub async fn exchange(
     read_response(stream, buf).await
 }
 
+/// Connects to `addr` with `TCP_NODELAY`.
 pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;

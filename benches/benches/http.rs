@@ -43,8 +43,8 @@ use rt_benches::{append_jsonl, json_line, percentile, quick, raise_nofile};
 use rt_core::config::RuntimeConfig;
 use rt_core::{CancellationToken, Runtime};
 use rt_http::ServeOptions;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
 use tokio::runtime::Runtime as Tokio;
 use tokio::task::JoinSet;
 

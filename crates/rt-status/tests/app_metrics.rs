@@ -39,13 +39,19 @@ fn get(addr: SocketAddr, path: &str) -> (String, String) {
 
 // ----- a strict OpenMetrics text parser (the rules Prometheus applies to this format) -----
 
+/// Label pairs of one sample, in order.
+type Labels = Vec<(String, String)>;
+
+/// Per series of a histogram: its buckets (`le`, cumulative count) and its `_count`.
+type Buckets = BTreeMap<Labels, (Vec<(f64, f64)>, Option<f64>)>;
+
 #[derive(Debug)]
 struct Fam {
     kind: String,
     unit: Option<String>,
     help: bool,
     /// (sample name, labels, value)
-    samples: Vec<(String, Vec<(String, String)>, f64)>,
+    samples: Vec<(String, Labels, f64)>,
 }
 
 fn is_name(s: &str) -> bool {
@@ -61,7 +67,7 @@ fn is_label_name(s: &str) -> bool {
 }
 
 /// `{a="x",b="y"} rest` -> labels and rest.
-fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(s: &str) -> Result<(Labels, &str), String> {
     let Some(mut rest) = s.strip_prefix('{') else {
         return Ok((Vec::new(), s));
     };
@@ -226,7 +232,7 @@ fn parse_openmetrics(text: &str) -> Result<BTreeMap<String, Fam>, String> {
                 family.kind
             )));
         }
-        if family.kind == "counter" && !(value >= 0.0) {
+        if family.kind == "counter" && value.is_nan() || value < 0.0 {
             return Err(at("negative counter".into()));
         }
         if family
@@ -255,8 +261,7 @@ fn check_histogram(name: &str, family: &Fam) -> Result<(), String> {
     let key = |labels: &[(String, String)]| -> Vec<(String, String)> {
         labels.iter().filter(|(n, _)| n != "le").cloned().collect()
     };
-    let mut series: BTreeMap<Vec<(String, String)>, (Vec<(f64, f64)>, Option<f64>)> =
-        BTreeMap::new();
+    let mut series: Buckets = BTreeMap::new();
     for (sample, labels, value) in &family.samples {
         let entry = series.entry(key(labels)).or_default();
         if sample.ends_with("_bucket") {
@@ -273,7 +278,7 @@ fn check_histogram(name: &str, family: &Fam) -> Result<(), String> {
         let ctx = format!("{name}{labels:?}");
         if buckets
             .windows(2)
-            .any(|w| !(w[0].0 < w[1].0) || w[0].1 > w[1].1)
+            .any(|w| w[0].0 >= w[1].0 || w[0].1 > w[1].1)
         {
             return Err(format!("{ctx}: buckets not increasing and cumulative"));
         }
