@@ -516,7 +516,7 @@ fn print_observability(v: &Summary) {
     );
     println!(
         "  {:<44} {:>12} {:>12}",
-        "a JSON log line per request (info): ratio, cost",
+        "JSON log line per request: ratio, cost",
         times(num(v, "observability", "log_line_ratio")),
         dur(get("log_line_cpu_cost_per_request_ns"))
     );
