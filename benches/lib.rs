@@ -23,6 +23,8 @@
 
 use std::io::Write;
 
+pub mod load;
+
 /// Whether `RT_BENCH_QUICK` asks for a short run (set and neither empty nor `0`).
 pub fn quick() -> bool {
     std::env::var_os("RT_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")

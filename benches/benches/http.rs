@@ -38,12 +38,13 @@ use axum::routing::get;
 use axum::Router;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use rt_benches::load::{connect, exchange, load, read_response, request, Segment};
 use rt_benches::{append_jsonl, json_line, percentile, quick, raise_nofile};
 use rt_core::config::RuntimeConfig;
 use rt_core::{CancellationToken, Runtime};
 use rt_http::ServeOptions;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
 use tokio::runtime::Runtime as Tokio;
 use tokio::task::JoinSet;
 
@@ -71,137 +72,6 @@ impl Server {
             Server::RtHttp => "rt-http",
             Server::Axum => "axum",
         }
-    }
-}
-
-/// One server measured for one round.
-struct Segment {
-    requests: u64,
-    rps: f64,
-    p50_ns: f64,
-    p99_ns: f64,
-    /// CPU time of the server's runtime threads per request.
-    cpu_ns: f64,
-}
-
-/// CPU time so far of this process's threads whose name starts with `prefix` (the
-/// scheduler's own nanoseconds, `/proc/self/task/*/schedstat`).
-fn threads_cpu_ns(prefix: &str) -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .filter_map(Result::ok)
-        .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
-        })
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
-fn request(path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n").into_bytes()
-}
-
-/// Reads one answer (head and `content-length` body) into `buf`; returns its status.
-async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<u16> {
-    buf.clear();
-    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = std::str::from_utf8(&buf[..end]).map_err(|_| bad("head not UTF-8"))?;
-            let status = head
-                .get(9..12)
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| bad("no status line"))?;
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse().ok())?
-                })
-                .ok_or_else(|| bad("no content-length"))?;
-            let total = end + 4 + length;
-            while buf.len() < total {
-                if stream.read_buf(buf).await? == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-            }
-            return Ok(status);
-        }
-        if stream.read_buf(buf).await? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-    }
-}
-
-/// One request on a kept-alive connection; its status.
-async fn exchange(stream: &mut TcpStream, buf: &mut Vec<u8>, request: &[u8]) -> io::Result<u16> {
-    stream.write_all(request).await?;
-    read_response(stream, buf).await
-}
-
-async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
-/// [`CONNECTIONS`] connections, one request at a time each, for `duration`.
-async fn load(addr: SocketAddr, duration: Duration) -> Segment {
-    let req = request("/");
-    let mut streams = Vec::with_capacity(CONNECTIONS);
-    let mut buf = Vec::with_capacity(1024);
-    for _ in 0..CONNECTIONS {
-        let mut stream = connect(addr).await.expect("connect to the server");
-        // One request before the clock starts: the connection's task exists on the server.
-        let status = exchange(&mut stream, &mut buf, &req)
-            .await
-            .expect("warm-up");
-        assert_eq!(status, 200);
-        streams.push(stream);
-    }
-    let cpu_before = threads_cpu_ns(rt_core::Runtime::PRIMARY_THREAD_PREFIX);
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut tasks = JoinSet::new();
-    for mut stream in streams {
-        let req = req.clone();
-        tasks.spawn(async move {
-            let mut buf = Vec::with_capacity(1024);
-            let mut latencies = Vec::with_capacity(65_536);
-            loop {
-                let t0 = Instant::now();
-                if t0 >= deadline {
-                    break;
-                }
-                let status = exchange(&mut stream, &mut buf, &req)
-                    .await
-                    .expect("a request on a kept-alive connection");
-                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&buf));
-                let t1 = Instant::now();
-                if t1 > deadline {
-                    break;
-                }
-                latencies.push(t1.duration_since(t0).as_nanos() as f64);
-            }
-            latencies
-        });
-    }
-    let mut all = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        all.extend(joined.expect("a load task"));
-    }
-    let cpu = threads_cpu_ns(rt_core::Runtime::PRIMARY_THREAD_PREFIX).saturating_sub(cpu_before);
-    let requests = all.len() as u64;
-    Segment {
-        requests,
-        rps: requests as f64 / duration.as_secs_f64(),
-        cpu_ns: cpu as f64 / requests.max(1) as f64,
-        p50_ns: percentile(&mut all, 50.0),
-        p99_ns: percentile(&mut all, 99.0),
     }
 }
 
@@ -244,8 +114,8 @@ fn throughput(rounds: usize, round: Duration, warm: Duration) -> Vec<(Segment, S
         Server::RtHttp => ours.local_addr(),
         Server::Axum => theirs,
     };
-    client.block_on(load(addr(Server::RtHttp), warm));
-    client.block_on(load(addr(Server::Axum), warm));
+    client.block_on(load(addr(Server::RtHttp), CONNECTIONS, warm));
+    client.block_on(load(addr(Server::Axum), CONNECTIONS, warm));
     let mut results = Vec::with_capacity(rounds);
     for r in 0..rounds {
         let order = if r % 2 == 0 {
@@ -256,7 +126,7 @@ fn throughput(rounds: usize, round: Duration, warm: Duration) -> Vec<(Segment, S
         let mut rt_http = None;
         let mut axum = None;
         for s in order {
-            let segment = client.block_on(load(addr(s), round));
+            let segment = client.block_on(load(addr(s), CONNECTIONS, round));
             assert!(segment.requests > 0, "{s:?} answered nothing in a round");
             match s {
                 Server::RtHttp => rt_http = Some(segment),

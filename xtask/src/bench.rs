@@ -294,8 +294,9 @@ fn print_table(v: &Summary, fresh: &[String]) {
     print_tracker(v);
     print_shutdown(v);
     print_http(v);
+    print_observability(v);
     // Sections this command has no layout for: key = value.
-    const KNOWN: [&str; 7] = [
+    const KNOWN: [&str; 8] = [
         "bridge",
         "large_job",
         "parallel_map",
@@ -303,6 +304,7 @@ fn print_table(v: &Summary, fresh: &[String]) {
         "tracker",
         "shutdown",
         "http",
+        "observability",
     ];
     for (name, body) in v.0.iter().filter(|(n, _)| !KNOWN.contains(&n.as_str())) {
         let tag = if fresh.contains(name) {
@@ -479,6 +481,49 @@ fn print_http(v: &Summary) {
         "  targets: throughput >= 0.95x axum: {}; memory per in-flight request <= 12 KiB: {}",
         ratio.map_or("-", |r| verdict(r >= 0.95)),
         mem.map_or("-", |m| verdict(m <= 12.0 * 1024.0))
+    );
+}
+
+fn print_observability(v: &Summary) {
+    if v.get("observability").is_none() {
+        return;
+    }
+    let get = |key: &str| num(v, "observability", key).unwrap_or(f64::NAN);
+    println!(
+        "\nObservability: rt_http::serve with per-endpoint metrics on vs off, same runtime \
+         ({:.0} keep-alive connections, medians of {:.0} rounds of {:.0} ms)",
+        get("connections"),
+        get("rounds"),
+        get("round_ms")
+    );
+    println!("  {:<44} {:>12} {:>12}", "server", "req/s", "CPU/req");
+    for (key, label) in [
+        ("metrics_on", "per-endpoint metrics on"),
+        ("metrics_off", "per-endpoint metrics off"),
+    ] {
+        println!(
+            "  {label:<44} {:>12.0} {:>12}",
+            get(&format!("{key}_rps")),
+            dur(get(&format!("{key}_cpu_per_request_ns")))
+        );
+    }
+    let ratio = num(v, "observability", "metrics_ratio");
+    println!(
+        "  {:<44} {:>12} {:>12}",
+        "ratio on / off (throughput), cost (CPU)",
+        times(ratio),
+        dur(get("metrics_cpu_cost_per_request_ns"))
+    );
+    println!(
+        "  {:<44} {:>12} {:>12}",
+        "JSON log line per request: ratio, cost",
+        times(num(v, "observability", "log_line_ratio")),
+        dur(get("log_line_cpu_cost_per_request_ns"))
+    );
+    println!(
+        "  target: throughput with metrics >= 0.97x without: {} (request-id spans: not switched \
+         by this bench)",
+        ratio.map_or("-", |r| verdict(r >= 0.97))
     );
 }
 

@@ -100,6 +100,17 @@ pub(crate) const DEFAULT_DISCOVERY_LOST_TIMEOUT_SECS: u64 = 60;
 /// Largest allowed discovery connect and re-registration bound: one hour, in seconds.
 pub(crate) const MAX_DISCOVERY_TIMEOUT_SECS: u64 = 3_600;
 
+/// Default sleep of the event-loop stall probe, in milliseconds.
+pub const DEFAULT_STALL_PROBE_INTERVAL_MS: u64 = 10;
+/// Default lateness, in milliseconds, from which a stall-probe wake counts as a stall.
+pub const DEFAULT_STALL_THRESHOLD_MS: u64 = 20;
+/// Default interval, in seconds, between two stall warnings of one tokio runtime.
+pub const DEFAULT_STALL_LOG_INTERVAL_SECS: u64 = 10;
+/// Largest allowed stall-probe interval and threshold, in milliseconds.
+pub(crate) const MAX_STALL_MS: u64 = 60_000;
+/// Largest allowed interval between stall warnings: one hour, in seconds.
+pub(crate) const MAX_STALL_LOG_INTERVAL_SECS: u64 = 3_600;
+
 /// Number of CPUs this process may use (1 when the OS cannot say).
 pub(crate) fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)

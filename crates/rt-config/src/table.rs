@@ -476,6 +476,51 @@ macro_rules! key_table {
                 setter: impl Into<String>,
                 about: "File with the bearer token that POST /drain and /resume on the status server require.",
             }
+            /// In milliseconds. Default
+            /// [`DEFAULT_STALL_PROBE_INTERVAL_MS`](crate::DEFAULT_STALL_PROBE_INTERVAL_MS); 0
+            /// turns the detector off.
+            stall_probe_interval_ms: u64 {
+                env: "DYN_RUNTIME_STALL_PROBE_INTERVAL_MS",
+                ty: "integer (milliseconds)",
+                default: DEFAULT_STALL_PROBE_INTERVAL_MS,
+                rule: range(0, MAX_STALL_MS),
+                note: "; 0 turns the detector off",
+                parse: number,
+                setter: u64,
+                about: "How often the event-loop stall detector's probe sleeps and checks how late it woke, on each tokio runtime.",
+            }
+            /// In milliseconds. Default
+            /// [`DEFAULT_STALL_THRESHOLD_MS`](crate::DEFAULT_STALL_THRESHOLD_MS).
+            stall_threshold_ms: u64 {
+                env: "DYN_RUNTIME_STALL_THRESHOLD_MS",
+                ty: "integer (milliseconds)",
+                default: DEFAULT_STALL_THRESHOLD_MS,
+                rule: range(1, MAX_STALL_MS),
+                parse: number,
+                setter: u64,
+                about: "A stall-probe wake at least this late counts as an event-loop stall.",
+            }
+            /// In seconds. Default
+            /// [`DEFAULT_STALL_LOG_INTERVAL_SECS`](crate::DEFAULT_STALL_LOG_INTERVAL_SECS).
+            stall_log_interval_secs: u64 {
+                env: "DYN_RUNTIME_STALL_LOG_INTERVAL_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_STALL_LOG_INTERVAL_SECS,
+                rule: range(1, MAX_STALL_LOG_INTERVAL_SECS),
+                parse: number,
+                setter: u64,
+                about: "At most one stall warning per tokio runtime per this interval.",
+            }
+            /// Default `false`.
+            dump_metrics_on_shutdown: bool {
+                env: "DYN_LOGGING_DUMP_METRICS_ON_SHUTDOWN",
+                ty: "boolean",
+                default: false,
+                rule: Words("true or false (variables also: 1/0, yes/no, on/off)"),
+                parse: boolean,
+                setter: bool,
+                about: "Write the final metrics text to the log at the end of the drain.",
+            }
         }
     };
 }

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::component::{ComponentKind, ComponentState};
 use crate::drain::{DrainControl, Gate, Refused};
 use crate::error::{BoxError, NotAcceptingReason, RuntimeError};
+use crate::metrics::{EndpointFamilies, EndpointMetrics, RequestOutcome, TrackedRequest};
 use crate::registry::{Entry, Registry};
 use crate::unwind::panic_message;
 
@@ -27,6 +28,8 @@ struct Shared {
     /// To tell "shutdown" from "stopped" when a request is refused.
     coordinator: ShutdownCoordinator,
     graceful: bool,
+    /// The endpoint's series on the runtime's metrics.
+    metrics: EndpointMetrics,
 }
 
 impl Shared {
@@ -127,6 +130,9 @@ pub struct EndpointBuilder {
     coordinator: ShutdownCoordinator,
     registry: Arc<Registry>,
     drain: DrainControl,
+    families: EndpointFamilies,
+    namespace: Option<String>,
+    component: Option<String>,
 }
 
 impl EndpointBuilder {
@@ -139,6 +145,7 @@ impl EndpointBuilder {
         coordinator: ShutdownCoordinator,
         registry: Arc<Registry>,
         drain: DrainControl,
+        families: EndpointFamilies,
     ) -> Self {
         Self {
             name,
@@ -147,7 +154,24 @@ impl EndpointBuilder {
             coordinator,
             registry,
             drain,
+            families,
+            namespace: None,
+            component: None,
         }
+    }
+
+    /// Adds the `namespace` label to the endpoint's metrics (`dyn_runtime_endpoint_*`), as
+    /// discovery names it (`namespace/component/endpoint`). Without it the label is absent.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Adds the `component` label to the endpoint's metrics, as discovery names it. Without it
+    /// the label is absent.
+    pub fn component(mut self, component: impl Into<String>) -> Self {
+        self.component = Some(component.into());
+        self
     }
 
     /// Whether phase 2 of the shutdown waits for this endpoint's drain (default `true`).
@@ -184,6 +208,9 @@ impl EndpointBuilder {
             coordinator,
             registry,
             drain,
+            families,
+            namespace,
+            component,
         } = self;
         let shutting_down = || RuntimeError::ShuttingDown {
             what: format!("starting endpoint `{name}`"),
@@ -214,12 +241,14 @@ impl EndpointBuilder {
         // Closed in phase 1 before the endpoint token is cancelled, or at once if the shutdown
         // started since the check above (the token below is then born cancelled too).
         coordinator.close_on_shutdown(in_flight.clone());
+        let metrics = families.endpoint(&name, namespace.as_deref(), component.as_deref());
         let shared = Arc::new(Shared {
             entry,
             token: coordinator.child_token(),
             gate: drain.gate(in_flight),
             coordinator,
             graceful,
+            metrics,
         });
         let ctx = EndpointContext {
             shared: Arc::clone(&shared),
@@ -345,14 +374,72 @@ impl EndpointContext {
     /// [`RuntimeError::NotAccepting`] once the shutdown has started (phase 1), the endpoint
     /// has stopped, or while the process is drained; the request was not counted and should
     /// be refused to its client.
+    ///
+    /// A refusal is counted in the endpoint's metrics (`outcome="refused"`); an admitted
+    /// request is not (use [`begin_tracked_request`](Self::begin_tracked_request) for its
+    /// outcome and duration).
     pub fn begin_request(&self) -> Result<InFlightGuard, RuntimeError> {
-        self.shared
-            .gate
-            .try_enter()
-            .map_err(|refused| RuntimeError::NotAccepting {
+        self.shared.gate.try_enter().map_err(|refused| {
+            self.shared
+                .metrics
+                .record(RequestOutcome::Refused, std::time::Duration::ZERO);
+            RuntimeError::NotAccepting {
                 endpoint: self.name().to_owned(),
                 reason: self.shared.refusal(refused),
-            })
+            }
+        })
+    }
+
+    /// As [`begin_request`](Self::begin_request), and the request is counted in the
+    /// endpoint's metrics when it ends: [`TrackedRequest::finish`] counts it `ok` (or
+    /// `error` after [`TrackedRequest::fail`]), a drop without `finish` counts it `cancelled`;
+    /// its duration (admission to end) goes into the duration histogram.
+    ///
+    /// ```
+    /// use rt_core::metrics::RequestOutcome;
+    /// use rt_core::{config::RuntimeConfig, Runtime, RuntimeError};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = RuntimeConfig::builder().num_worker_threads(1).compute_threads(0).build()?;
+    /// let runtime = Runtime::from_config(config)?;
+    /// let rt = runtime.clone();
+    /// runtime.primary().block_on(async move {
+    ///     let (tx, rx) = tokio::sync::oneshot::channel();
+    ///     let endpoint = rt.endpoint("echo").start(|ctx| async move {
+    ///         let request = ctx.begin_tracked_request()?;
+    ///         request.finish();                        // served: counted `ok`
+    ///         let mut failed = ctx.begin_tracked_request()?;
+    ///         failed.fail("timeout");                  // counted `error`, type `timeout`
+    ///         failed.finish();
+    ///         drop(ctx.begin_tracked_request()?);      // given up: counted `cancelled`
+    ///         let _ = tx.send(ctx.metrics().clone());
+    ///         ctx.cancelled().await;
+    ///         Ok::<(), RuntimeError>(())
+    ///     })?;
+    ///     let metrics = rx.await?;
+    ///     assert_eq!(metrics.requests(RequestOutcome::Ok), 1);
+    ///     assert_eq!(metrics.requests(RequestOutcome::Error), 1);
+    ///     assert_eq!(metrics.requests(RequestOutcome::Cancelled), 1);
+    ///     assert_eq!(metrics.errors("timeout"), 1);
+    ///     assert_eq!(metrics.durations_observed(), 3);
+    ///     rt.shutdown_and_wait(None).await;
+    ///     endpoint.stopped().await?;
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`begin_request`](Self::begin_request).
+    pub fn begin_tracked_request(&self) -> Result<TrackedRequest, RuntimeError> {
+        let guard = self.begin_request()?;
+        Ok(self.shared.metrics.track(guard))
+    }
+
+    /// The endpoint's metrics: its series of the `dyn_runtime_endpoint_*` families.
+    pub fn metrics(&self) -> &EndpointMetrics {
+        &self.shared.metrics
     }
 
     /// Requests in flight now.
@@ -408,6 +495,11 @@ impl EndpointHandle {
     /// Requests in flight now.
     pub fn in_flight(&self) -> usize {
         self.shared.in_flight().count()
+    }
+
+    /// The endpoint's metrics (see [`EndpointContext::metrics`]).
+    pub fn metrics(&self) -> &EndpointMetrics {
+        &self.shared.metrics
     }
 
     /// Whether phase 2 of the shutdown waits for it.

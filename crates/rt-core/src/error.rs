@@ -129,6 +129,31 @@ pub enum RuntimeError {
         /// The refused target state.
         to: ComponentState,
     },
+    /// A metric name is already registered on the runtime's
+    /// [`MetricsRegistry`](crate::metrics::MetricsRegistry).
+    #[error(
+        "a metric named `{name}` is already registered on this runtime: register each metric \
+         once and keep a clone of it to update it, or pick another name"
+    )]
+    MetricAlreadyRegistered {
+        /// The family name (with its unit suffix).
+        name: String,
+    },
+    /// A metric or label name the OpenMetrics format does not allow, or one the runtime keeps
+    /// for itself.
+    #[error("`{name}` cannot be used as a metric name: {reason}")]
+    InvalidMetricName {
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The metrics could not be written as OpenMetrics text.
+    #[error(
+        "the metrics could not be encoded as OpenMetrics text: a help text or label value \
+         that the format cannot carry (check the names given to register)"
+    )]
+    MetricsEncoding,
 }
 
 impl From<rt_config::ConfigError> for RuntimeError {

@@ -27,6 +27,7 @@
 //! | [`signals`] | SIGINT/SIGTERM to a graceful shutdown, a second signal to a forced exit | `rt-signals` |
 //! | [`registry`] | every component and endpoint with its lifecycle state | here |
 //! | [`drain`] | drain without exit: out of rotation and back, alive ([`DrainControl`](drain::DrainControl)) | here |
+//! | [`metrics`] | the runtime's metrics registry: per-endpoint, runtime and application metrics for `/metrics` | here |
 //!
 //! # The pieces
 //!
@@ -151,6 +152,7 @@ pub mod config;
 pub mod drain;
 mod endpoint;
 mod error;
+pub mod metrics;
 mod outcome;
 pub mod registry;
 mod runtime;

@@ -157,9 +157,18 @@ fn sigterm_starts_phase_1_not_the_main_token() {
             let stop_accepting = rt.child_token();
             raise(Signal::SIGTERM).map_err(|e| e.to_string())?;
             stop_accepting.cancelled().await;
+            // Phase 1's effects come before `Draining` is published: a task woken by the token
+            // may still read `Running` for an instant, so wait for the phase (bounded).
+            let mut phase = rt.shutdown_coordinator().subscribe();
+            tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                phase.wait_for(|p| *p == ShutdownPhase::Draining),
+            )
+            .await
+            .map_err(|_| "Draining was never published".to_owned())?
+            .map_err(|e| e.to_string())?;
             // Draining: the main token (backends) is still live.
             assert!(!rt.primary_token().is_cancelled());
-            assert_eq!(rt.shutdown_coordinator().phase(), ShutdownPhase::Draining);
             Ok::<(), String>(())
         })
         .unwrap();

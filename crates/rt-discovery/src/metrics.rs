@@ -1,9 +1,18 @@
 //! [`DiscoveryMetrics`]: counters of the lease, the watches and the deregistration.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+
+use rt_core::metrics::prometheus_client::collector::Collector;
+use rt_core::metrics::prometheus_client::encoding::{text, DescriptorEncoder, EncodeMetric};
+use rt_core::metrics::prometheus_client::metrics::counter::ConstCounter;
+use rt_core::metrics::prometheus_client::metrics::gauge::ConstGauge;
+use rt_core::metrics::prometheus_client::metrics::MetricType;
+use rt_core::metrics::prometheus_client::registry::{Registry, Unit};
+use rt_core::metrics::MetricsRegistry;
 
 /// How many keep-alive lateness samples are kept for the percentiles.
 const LATENESS_SAMPLES: usize = 1024;
@@ -80,7 +89,8 @@ impl Counters {
     }
 }
 
-/// A snapshot of discovery's counters, for `/metrics` and tests.
+/// A snapshot of discovery's counters, for `/metrics` ([`register`](Self::register)) and
+/// tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DiscoveryMetrics {
@@ -106,70 +116,154 @@ pub struct DiscoveryMetrics {
     pub instances: Vec<(String, usize)>,
 }
 
+/// The family names [`DiscoveryMetrics::register`] takes.
+const FAMILIES: [&str; 10] = [
+    "dyn_discovery_lease_renewals",
+    "dyn_discovery_lease_renewal_failures",
+    "dyn_discovery_lease_losses",
+    "dyn_discovery_reregistrations",
+    "dyn_discovery_watch_resyncs",
+    "dyn_discovery_keep_alive_lateness_p50_seconds",
+    "dyn_discovery_keep_alive_lateness_p99_seconds",
+    "dyn_discovery_keep_alive_lateness_max_seconds",
+    "dyn_discovery_deregistration_seconds",
+    "dyn_discovery_instances",
+];
+
+/// Writes the `dyn_discovery_*` families from a fresh snapshot at each scrape.
+struct DiscoveryCollector<F>(F);
+
+impl<F> fmt::Debug for DiscoveryCollector<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DiscoveryCollector")
+    }
+}
+
+impl<F> Collector for DiscoveryCollector<F>
+where
+    F: Fn() -> DiscoveryMetrics + Send + Sync + 'static,
+{
+    fn encode(&self, encoder: DescriptorEncoder<'_>) -> fmt::Result {
+        (self.0)().encode(encoder)
+    }
+}
+
 impl DiscoveryMetrics {
-    /// The metrics as OpenMetrics text lines (names prefixed `dyn_discovery_`), for a
-    /// `/metrics` handler to append.
-    pub fn to_openmetrics(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
+    /// Registers discovery's families on the runtime's metrics (so that they appear on the
+    /// status server's `/metrics`): at each scrape `read` is called for a fresh snapshot
+    /// (typically `move || discovery.metrics()`).
+    ///
+    /// ```
+    /// use rt_core::metrics::MetricsRegistry;
+    /// use rt_discovery::DiscoveryMetrics;
+    ///
+    /// let metrics = MetricsRegistry::new();
+    /// DiscoveryMetrics::register(&metrics, DiscoveryMetrics::default)?;
+    /// let text = metrics.render()?;
+    /// assert!(text.contains("dyn_discovery_lease_renewals_total 0"));
+    /// // Once per registry.
+    /// assert!(DiscoveryMetrics::register(&metrics, DiscoveryMetrics::default).is_err());
+    /// # Ok::<(), rt_core::RuntimeError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::MetricAlreadyRegistered`](rt_core::RuntimeError::MetricAlreadyRegistered)
+    /// when discovery's families are already registered there.
+    pub fn register(
+        metrics: &MetricsRegistry,
+        read: impl Fn() -> DiscoveryMetrics + Send + Sync + 'static,
+    ) -> Result<(), rt_core::RuntimeError> {
+        metrics.register_collector(&FAMILIES, Box::new(DiscoveryCollector(read)))
+    }
+
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
         let counters = [
             (
-                "lease_renewals",
+                "dyn_discovery_lease_renewals",
                 "Acknowledged lease renewals.",
                 self.lease_renewals,
             ),
             (
-                "lease_renewal_failures",
+                "dyn_discovery_lease_renewal_failures",
                 "Failed lease renewal attempts.",
                 self.lease_renewal_failures,
             ),
-            ("lease_losses", "Leases lost.", self.lease_losses),
             (
-                "reregistrations",
+                "dyn_discovery_lease_losses",
+                "Leases lost.",
+                self.lease_losses,
+            ),
+            (
+                "dyn_discovery_reregistrations",
                 "Re-registrations after a lost lease.",
                 self.reregistrations,
             ),
             (
-                "watch_resyncs",
+                "dyn_discovery_watch_resyncs",
                 "Watches resynchronised from a fresh snapshot.",
                 self.watch_resyncs,
             ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP dyn_discovery_{name} {help}");
-            let _ = writeln!(out, "# TYPE dyn_discovery_{name} counter");
-            let _ = writeln!(out, "dyn_discovery_{name}_total {value}");
+            let metric = ConstCounter::new(value);
+            metric.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
         }
-        let _ = writeln!(
-            out,
-            "# HELP dyn_discovery_keep_alive_lateness_seconds Lateness of keep-alive sends."
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE dyn_discovery_keep_alive_lateness_seconds gauge"
-        );
-        for (q, v) in [
-            ("0.5", self.keep_alive_lateness_p50),
-            ("0.99", self.keep_alive_lateness_p99),
-            ("1", self.keep_alive_lateness_max),
-        ] {
-            let _ = writeln!(
-                out,
-                "dyn_discovery_keep_alive_lateness_seconds{{quantile=\"{q}\"}} {}",
-                v.as_secs_f64()
-            );
+        let mut gauges = vec![
+            (
+                "dyn_discovery_keep_alive_lateness_p50",
+                "Median lateness of keep-alive sends (last 1024).",
+                self.keep_alive_lateness_p50,
+            ),
+            (
+                "dyn_discovery_keep_alive_lateness_p99",
+                "99th percentile lateness of keep-alive sends (last 1024).",
+                self.keep_alive_lateness_p99,
+            ),
+            (
+                "dyn_discovery_keep_alive_lateness_max",
+                "Largest lateness of keep-alive sends (last 1024).",
+                self.keep_alive_lateness_max,
+            ),
+        ];
+        if let Some(took) = self.deregistration {
+            gauges.push((
+                "dyn_discovery_deregistration",
+                "How long the phase-1 deregistration took.",
+                took,
+            ));
         }
-        let _ = writeln!(
-            out,
-            "# HELP dyn_discovery_instances Instances known per watched endpoint."
-        );
-        let _ = writeln!(out, "# TYPE dyn_discovery_instances gauge");
+        for (name, help, value) in gauges {
+            let metric = ConstGauge::new(value.as_secs_f64());
+            metric.encode(encoder.encode_descriptor(
+                name,
+                help,
+                Some(&Unit::Seconds),
+                MetricType::Gauge,
+            )?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "dyn_discovery_instances",
+            "Instances known per watched endpoint.",
+            None,
+            MetricType::Gauge,
+        )?;
         for (endpoint, count) in &self.instances {
-            let _ = writeln!(
-                out,
-                "dyn_discovery_instances{{endpoint=\"{endpoint}\"}} {count}"
-            );
+            ConstGauge::new(u64::try_from(*count).unwrap_or(u64::MAX))
+                .encode(family.encode_family(&[("endpoint", endpoint.as_str())])?)?;
         }
+        Ok(())
+    }
+
+    /// The metrics as OpenMetrics text lines (names prefixed `dyn_discovery_`, no `# EOF`),
+    /// the families [`register`](Self::register) puts on the runtime's `/metrics`.
+    pub fn to_openmetrics(&self) -> String {
+        let mut registry = Registry::default();
+        let snapshot = self.clone();
+        registry.register_collector(Box::new(DiscoveryCollector(move || snapshot.clone())));
+        let mut out = String::new();
+        // Writing to a String does not fail.
+        let _ = text::encode_registry(&mut out, &registry);
         out
     }
 }

@@ -8,13 +8,48 @@
 //! ([`serve_until`](crate::serve_until)) has its own [`InFlight`], closed when its token is
 //! cancelled.
 
+use rt_core::metrics::{EndpointMetrics, TrackedRequest};
 use rt_core::shutdown::InFlight;
 use rt_core::{
     CancellationToken, EndpointContext, InFlightGuard, NotAcceptingReason, RuntimeError,
 };
 
-/// One admitted request; dropping it ends the request's count (also on panic).
-pub(crate) type Admission = InFlightGuard;
+/// One admitted request; dropping it ends the request's count (also on panic). Through an
+/// endpoint with metrics on, it also records the request's outcome and duration in the
+/// endpoint's metrics: [`finish`](Self::finish) ends it `ok` (or `error` after
+/// [`fail`](Self::fail)), a drop without `finish` ends it `cancelled`.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    Tracked(TrackedRequest),
+    /// Held for its drop alone.
+    Counted(#[allow(dead_code)] InFlightGuard),
+}
+
+impl Admission {
+    /// The endpoint's metrics, when this request is tracked.
+    pub(crate) fn metrics(&self) -> Option<&EndpointMetrics> {
+        match self {
+            Admission::Tracked(request) => Some(request.metrics()),
+            Admission::Counted(_) => None,
+        }
+    }
+
+    /// Marks the request failed with an error of type `kind` (the first kind given wins).
+    pub(crate) fn fail(&mut self, kind: &'static str) {
+        if let Admission::Tracked(request) = self {
+            if !request.is_failed() {
+                request.fail(kind);
+            }
+        }
+    }
+
+    /// Ends the request: served to the end.
+    pub(crate) fn finish(self) {
+        if let Admission::Tracked(request) = self {
+            request.finish();
+        }
+    }
+}
 
 /// Why a request was refused (both are answered 503, `Connection: close`, `Retry-After`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,10 +60,22 @@ pub(crate) enum Refusal {
     Drained,
 }
 
+/// Why an endpoint refused: drained (until a resume) or draining for good.
+fn refusal(error: RuntimeError) -> Refusal {
+    match error {
+        RuntimeError::NotAccepting {
+            reason: NotAcceptingReason::Drained,
+            ..
+        } => Refusal::Drained,
+        _ => Refusal::ShuttingDown,
+    }
+}
+
 /// Where admission is decided.
 #[derive(Debug)]
 enum Source {
-    Endpoint(EndpointContext),
+    /// The endpoint's context, and whether its requests are tracked in its metrics.
+    Endpoint(EndpointContext, bool),
     Token(InFlight),
 }
 
@@ -42,11 +89,12 @@ pub(crate) struct Gate {
 
 impl Gate {
     /// A gate that admits through the endpoint; the drain starts with its token (phase 1 of
-    /// the shutdown, or the endpoint stopped).
-    pub(crate) fn endpoint(ctx: EndpointContext) -> Self {
+    /// the shutdown, or the endpoint stopped). With `tracked`, each request's outcome and
+    /// duration go into the endpoint's metrics.
+    pub(crate) fn endpoint(ctx: EndpointContext, tracked: bool) -> Self {
         Self {
             token: ctx.token(),
-            source: Source::Endpoint(ctx),
+            source: Source::Endpoint(ctx, tracked),
         }
     }
 
@@ -62,24 +110,27 @@ impl Gate {
     /// is drained without exit (an endpoint's gate is paused).
     pub(crate) fn admit(&self) -> Result<Admission, Refusal> {
         match &self.source {
-            Source::Endpoint(ctx) => ctx.begin_request().map_err(|error| match error {
-                RuntimeError::NotAccepting {
-                    reason: NotAcceptingReason::Drained,
-                    ..
-                } => Refusal::Drained,
-                _ => Refusal::ShuttingDown,
-            }),
+            Source::Endpoint(ctx, true) => ctx
+                .begin_tracked_request()
+                .map(Admission::Tracked)
+                .map_err(refusal),
+            Source::Endpoint(ctx, false) => {
+                ctx.begin_request().map(Admission::Counted).map_err(refusal)
+            }
             // A request admitted while the token is being cancelled is counted, and the
             // drain (closed after the cancel) waits for it.
             Source::Token(_) if self.token.is_cancelled() => Err(Refusal::ShuttingDown),
-            Source::Token(in_flight) => in_flight.try_enter().ok_or(Refusal::ShuttingDown),
+            Source::Token(in_flight) => in_flight
+                .try_enter()
+                .map(Admission::Counted)
+                .ok_or(Refusal::ShuttingDown),
         }
     }
 
     /// Requests admitted and not finished.
     pub(crate) fn in_flight(&self) -> usize {
         match &self.source {
-            Source::Endpoint(ctx) => ctx.in_flight(),
+            Source::Endpoint(ctx, _) => ctx.in_flight(),
             Source::Token(in_flight) => in_flight.count(),
         }
     }
@@ -87,7 +138,7 @@ impl Gate {
     /// Starts the drain of this server alone.
     pub(crate) fn stop(&self) {
         match &self.source {
-            Source::Endpoint(ctx) => ctx.stop(),
+            Source::Endpoint(ctx, _) => ctx.stop(),
             Source::Token(in_flight) => {
                 in_flight.close();
                 self.token.cancel();
@@ -103,7 +154,7 @@ impl Gate {
     /// Resolves once the drain has started and no admitted request is in flight.
     pub(crate) async fn drained(&self) {
         match &self.source {
-            Source::Endpoint(ctx) => ctx.drained().await,
+            Source::Endpoint(ctx, _) => ctx.drained().await,
             Source::Token(in_flight) => {
                 self.token.cancelled().await;
                 in_flight.close();

@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
+use rt_core::metrics::EndpointMetrics;
 use tokio::time::{Instant, Sleep};
 
 use crate::admission::Admission;
@@ -44,6 +45,8 @@ pub(crate) struct RequestBody {
     conn: Arc<ConnState>,
     sleep: Option<Pin<Box<Sleep>>>,
     cut: bool,
+    /// Where the body's bytes are counted (an endpoint with metrics on).
+    metrics: Option<EndpointMetrics>,
 }
 
 impl RequestBody {
@@ -52,6 +55,7 @@ impl RequestBody {
         head_at: Instant,
         shared: Arc<Shared>,
         conn: Arc<ConnState>,
+        metrics: Option<EndpointMetrics>,
     ) -> Self {
         Self {
             inner,
@@ -60,6 +64,7 @@ impl RequestBody {
             conn,
             sleep: None,
             cut: false,
+            metrics,
         }
     }
 
@@ -87,6 +92,11 @@ impl http_body::Body for RequestBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.sleep = None;
+                if let (Some(metrics), Some(Ok(frame))) = (&this.metrics, &frame) {
+                    if let Some(data) = frame.data_ref() {
+                        metrics.add_request_bytes(data.len() as u64);
+                    }
+                }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {
@@ -124,25 +134,34 @@ impl http_body::Body for RequestBody {
 }
 
 /// A response body that holds the request's admission until hyper has taken its last frame
-/// (or dropped it), then marks the connection idle.
+/// (or dropped it), then marks the connection idle. The request ends there: finished when the
+/// body was handed over to its end, cancelled when it was dropped before.
 pub(crate) struct ResponseBody {
     inner: Body,
-    _admission: Option<Admission>,
+    admission: Option<Admission>,
     conn: Arc<ConnState>,
+    /// The body's last frame was taken.
+    ended: bool,
 }
 
 impl ResponseBody {
     pub(crate) fn new(inner: Body, admission: Option<Admission>, conn: Arc<ConnState>) -> Self {
         Self {
             inner,
-            _admission: admission,
+            admission,
             conn,
+            ended: false,
         }
     }
 }
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
+        if let Some(admission) = self.admission.take() {
+            if self.ended || http_body::Body::is_end_stream(&self.inner) {
+                admission.finish();
+            }
+        }
         self.conn.response_done();
     }
 }
@@ -155,7 +174,21 @@ impl http_body::Body for ResponseBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(metrics)) = (
+                    frame.data_ref(),
+                    this.admission.as_ref().and_then(Admission::metrics),
+                ) {
+                    metrics.add_response_bytes(data.len() as u64);
+                }
+            }
+            Poll::Ready(None) => this.ended = true,
+            _ => {}
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

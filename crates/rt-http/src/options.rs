@@ -98,6 +98,10 @@ pub struct ServeOptions {
     pub max_header_bytes: usize,
     /// `Retry-After` on the 503 answers of the drain.
     pub retry_after: Duration,
+    /// Whether [`serve`](crate::serve) records each request's outcome, duration and bytes in
+    /// its endpoint's metrics (`dyn_runtime_endpoint_*`; on by default). Refusals are counted
+    /// either way. Off only to measure what they cost.
+    pub endpoint_metrics: bool,
 }
 
 impl Default for ServeOptions {
@@ -112,6 +116,7 @@ impl Default for ServeOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             retry_after: DEFAULT_RETRY_AFTER,
+            endpoint_metrics: true,
         }
     }
 }
@@ -171,6 +176,12 @@ impl ServeOptions {
         self
     }
 
+    /// Sets [`endpoint_metrics`](Self::endpoint_metrics).
+    pub fn with_endpoint_metrics(mut self, on: bool) -> Self {
+        self.endpoint_metrics = on;
+        self
+    }
+
     /// The options the configuration's `http_*` keys (`DYN_HTTP_*` variables) give: each
     /// timeout from its whole seconds, each limit as it is.
     ///
@@ -200,6 +211,7 @@ impl ServeOptions {
             max_body_bytes: config.http_max_body_bytes,
             max_header_bytes: config.http_max_header_bytes,
             retry_after: Duration::from_secs(config.http_retry_after_secs),
+            endpoint_metrics: true,
         }
     }
 

@@ -74,6 +74,7 @@ pub fn serve(
     let local_addr = listener
         .local_addr()
         .map_err(|source| HttpError::LocalAddr { source })?;
+    let tracked = options.endpoint_metrics;
     let shared = Arc::new(Shared::new(options));
     let done = CancellationToken::new();
     let mut gate_slot = None;
@@ -83,7 +84,7 @@ pub fn serve(
         .endpoint(name.clone())
         .graceful_shutdown(true)
         .start(|ctx| {
-            let gate = Arc::new(Gate::endpoint(ctx));
+            let gate = Arc::new(Gate::endpoint(ctx, tracked));
             gate_slot = Some(Arc::clone(&gate));
             async move {
                 run(run_shared, gate, listener, router, finished).await;

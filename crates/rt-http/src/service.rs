@@ -50,7 +50,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         self.conn.request_started();
         let shared = Arc::clone(&self.shared);
         let conn = Arc::clone(&self.conn);
-        let admission = match self.gate.admit() {
+        let mut admission = match self.gate.admit() {
             Ok(admission) => admission,
             Err(why) => {
                 return Box::pin(async move {
@@ -74,12 +74,20 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             );
             close(&mut response);
             let response = finish(response, None, &shared, conn);
-            drop(admission);
+            admission.fail("body_too_large");
+            admission.finish();
             return Box::pin(async move { Ok(response) });
         }
         bump(&shared.metrics.requests_admitted);
         let (parts, body) = request.into_parts();
-        let body = RequestBody::new(body, head_at, Arc::clone(&shared), Arc::clone(&conn));
+        let metrics = admission.metrics().cloned();
+        let body = RequestBody::new(
+            body,
+            head_at,
+            Arc::clone(&shared),
+            Arc::clone(&conn),
+            metrics,
+        );
         let body = Body::new(Limited::new(
             body,
             usize::try_from(shared.options.max_body_bytes).unwrap_or(usize::MAX),
@@ -93,6 +101,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 Ok(Ok(response)) => response,
                 Ok(Err(never)) => match never {},
                 Err(()) => {
+                    admission.fail("panic");
                     tracing::error!("an HTTP handler panicked; answering 500");
                     simple(
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -102,6 +111,10 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             };
             let response = match conn.body_cut() {
                 Some(cut) if response.status().is_client_error() => {
+                    admission.fail(match cut {
+                        BodyCut::Timeout => "body_timeout",
+                        BodyCut::Shutdown => "shutdown_grace",
+                    });
                     let mut response = match cut {
                         BodyCut::Timeout => simple(
                             StatusCode::REQUEST_TIMEOUT,
@@ -137,8 +150,14 @@ fn finish(
     conn: Arc<ConnState>,
 ) -> Response<ResponseBody> {
     let mut response = response;
+    let mut admission = admission;
     if shared.is_draining() {
         close(&mut response);
+    }
+    if response.status().is_server_error() {
+        if let Some(admission) = admission.as_mut() {
+            admission.fail("status_5xx");
+        }
     }
     shared.metrics.response(response.status().as_u16());
     response.map(|body| ResponseBody::new(body, admission, conn))

@@ -42,7 +42,8 @@ pub enum StatusError {
     /// The metrics could not be encoded as OpenMetrics text.
     #[error(
         "the metrics could not be encoded as OpenMetrics text; check that the names given to \
-         add_http_server are plain text"
+         add_http_server, and the help texts and labels registered on the runtime's metrics, \
+         are plain text"
     )]
     Metrics,
     /// The admin token file could not be read or holds no usable token.

@@ -104,24 +104,16 @@
 //!
 //! # Metrics
 //!
+//! `/metrics` renders the runtime's [`MetricsRegistry`](rt_core::metrics::MetricsRegistry)
+//! ([`Runtime::metrics`](rt_core::Runtime::metrics)): the runtime's own families (uptime,
+//! shutdown phase and tracker, components, the compute pool, tokio's runtime metrics, the
+//! event-loop stall detector), every endpoint's `dyn_runtime_endpoint_*` families (requests by
+//! outcome, duration, in flight, errors, bytes), and whatever the application and other crates
+//! registered there. `docs/observability.md` lists every family. Before them come the HTTP
+//! edge families of this crate:
+//!
 //! | metric | type | labels | what |
 //! |---|---|---|---|
-//! | `dyn_runtime_uptime_seconds` | gauge | | seconds since the status server started |
-//! | `dyn_runtime_shutdown_phase` | gauge | `phase` | 1 for the current phase (`running`, `draining`, `stopping`, `stopped`), 0 for the others |
-//! | `dyn_runtime_drain_state` | gauge | `state` | 1 for the drain-without-exit state (`serving`, `draining`, `drained`), 0 for the others |
-//! | `dyn_runtime_shutdown_tracker_active` | gauge | | endpoints and tasks the drain waits for |
-//! | `dyn_runtime_endpoint_in_flight_requests` | gauge | `endpoint` | requests in flight per endpoint |
-//! | `dyn_runtime_components` | gauge | `kind`, `state` | registry entries per kind and state |
-//! | `dyn_runtime_compute_threads` | gauge | | compute pool threads (0: no pool) |
-//! | `dyn_runtime_compute_tasks_total` | counter | | compute jobs that ran to the end |
-//! | `dyn_runtime_compute_tasks_panicked_total` | counter | | compute jobs that panicked |
-//! | `dyn_runtime_compute_tasks_skipped_total` | counter | | compute jobs dropped before they started |
-//! | `dyn_runtime_compute_slow_tasks_total` | counter | | compute jobs longer than 100 ms |
-//! | `dyn_runtime_compute_tasks_active` | gauge | | compute jobs running now |
-//! | `dyn_runtime_compute_tasks_queued` | gauge | | compute jobs submitted, not started |
-//! | `dyn_runtime_compute_task_mean_duration_seconds` | gauge | | mean compute job run time |
-//! | `dyn_runtime_compute_task_max_duration_seconds` | gauge | | longest compute job run time |
-//!
 //! | `dyn_runtime_http_connections_open` | gauge | `server` | HTTP connections open now |
 //! | `dyn_runtime_http_connections_accepted_total` | counter | `server` | HTTP connections accepted |
 //! | `dyn_runtime_http_connections_closed_unanswered_total` | counter | `server` | connections closed with no request to answer (timeouts before any byte of a request) |

@@ -281,8 +281,7 @@ impl StatusServer {
     /// [`StatusError::Metrics`] when the text cannot be encoded (a label value the format
     /// cannot carry).
     pub fn render_metrics(&self) -> Result<String, StatusError> {
-        metrics::render(&metrics::registry(Arc::clone(&self.sources)))
-            .map_err(|_| StatusError::Metrics)
+        metrics::render(&metrics::registry(Arc::clone(&self.sources)), &self.sources)
     }
 
     /// The status server's own HTTP counters (also on `/metrics` as `server="status"`).
@@ -370,7 +369,7 @@ async fn dispatch(
         };
         (code, no_store, Json(body)).into_response()
     } else {
-        match metrics::render(&app.registry) {
+        match metrics::render(&app.registry, &app.sources) {
             Ok(text) => (
                 StatusCode::OK,
                 [

@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use rt_core::compute::ComputePool;
 use rt_core::config::HealthStatus;
 use rt_core::drain::DrainControl;
+use rt_core::metrics::MetricsRegistry;
 use rt_core::registry::Registry;
 use rt_core::shutdown::ShutdownCoordinator;
 use rt_core::Runtime;
@@ -20,7 +20,8 @@ pub(crate) struct Sources {
     pub(crate) coordinator: ShutdownCoordinator,
     pub(crate) registry: Arc<Registry>,
     pub(crate) drain: DrainControl,
-    pub(crate) compute: Option<Arc<ComputePool>>,
+    /// The runtime's metrics, which `/metrics` renders after the HTTP families.
+    pub(crate) metrics: MetricsRegistry,
     pub(crate) started: Instant,
     /// The readiness reported while the registry is empty: `true` = ready.
     ready_when_empty: AtomicBool,
@@ -43,7 +44,7 @@ impl Sources {
             coordinator: runtime.shutdown_coordinator().clone(),
             registry: Arc::clone(runtime.registry()),
             drain: runtime.drain_control().clone(),
-            compute: runtime.compute_pool().cloned(),
+            metrics: runtime.metrics().clone(),
             started: Instant::now(),
             ready_when_empty: AtomicBool::new(starting == HealthStatus::Ready),
             http: Mutex::new(Vec::new()),

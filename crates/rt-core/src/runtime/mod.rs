@@ -18,6 +18,10 @@ use tokio_util::sync::CancellationToken;
 use crate::drain::{DrainControl, DrainReport};
 use crate::endpoint::EndpointBuilder;
 use crate::error::RuntimeError;
+use crate::metrics::{
+    MetricsRegistry, RuntimeCollector, StallDetector, StallSettings, RUNTIME_FAMILIES,
+    STALL_FAMILIES,
+};
 use crate::registry::Registry;
 
 /// How long [`Runtime::initialize_all_thread_locals`] waits for busy workers.
@@ -84,6 +88,7 @@ struct Inner {
     block_permit_count: usize,
     registry: Arc<Registry>,
     drain: DrainControl,
+    metrics: MetricsRegistry,
     fallback_logged: AtomicBool,
 }
 
@@ -119,6 +124,64 @@ fn build_pool(config: &RuntimeConfig) -> Option<Arc<ComputePool>> {
             None
         }
     }
+}
+
+/// The runtime's metrics registry: its own collector, the stall detector (owned runtimes: a
+/// wrapped one may run under a paused test clock, which a periodic probe would keep
+/// advancing), and the metrics dump at the end of the drain when the config asks for it.
+fn build_metrics(
+    config: &RuntimeConfig,
+    owned: bool,
+    coordinator: &ShutdownCoordinator,
+    registry: &Arc<Registry>,
+    drain: &DrainControl,
+    compute_pool: &Option<Arc<ComputePool>>,
+    [primary, secondary]: [&Handle; 2],
+) -> MetricsRegistry {
+    let metrics = MetricsRegistry::new();
+    let mut runtimes = vec![("primary", primary.clone())];
+    if owned {
+        runtimes.push(("secondary", secondary.clone()));
+    }
+    if owned && config.stall_probe_interval_ms > 0 {
+        let settings = StallSettings {
+            interval: Duration::from_millis(config.stall_probe_interval_ms),
+            threshold: Duration::from_millis(config.stall_threshold_ms),
+            log_every: Duration::from_secs(config.stall_log_interval_secs),
+        };
+        let detector = StallDetector::start(&runtimes, settings, &coordinator.primary_token());
+        metrics.add_builtin(&STALL_FAMILIES, Box::new(detector));
+    }
+    metrics.add_builtin(
+        &RUNTIME_FAMILIES,
+        Box::new(RuntimeCollector {
+            started: std::time::Instant::now(),
+            coordinator: coordinator.clone(),
+            registry: Arc::clone(registry),
+            drain: drain.clone(),
+            compute: compute_pool.clone(),
+            tokio: runtimes,
+        }),
+    );
+    if config.dump_metrics_on_shutdown {
+        // Weak: the coordinator holds this task until phase 3, and the metrics hold the
+        // coordinator.
+        let weak = metrics.downgrade();
+        coordinator.add_teardown("metrics dump", move || async move {
+            let Some(metrics) = weak.upgrade() else {
+                return;
+            };
+            match metrics.render() {
+                Ok(text) => tracing::info!(
+                    target: "rt_core::metrics",
+                    metrics = %text,
+                    "final metrics, at the end of the drain"
+                ),
+                Err(error) => tracing::warn!(%error, "the final metrics could not be written"),
+            }
+        });
+    }
+    metrics
 }
 
 /// Installs the compute context (pool + shared permits, or permits only) on the calling thread.
@@ -310,6 +373,16 @@ impl Runtime {
             config.graceful_shutdown_timeout(),
         );
         let id = next_id();
+        let registry = Arc::new(Registry::new());
+        let metrics = build_metrics(
+            &config,
+            owned.is_some(),
+            &coordinator,
+            &registry,
+            &drain,
+            &compute_pool,
+            [&primary, &secondary],
+        );
         tracing::info!(runtime = %id, owned = owned.is_some(), config = %config, "runtime ready");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -322,8 +395,9 @@ impl Runtime {
                 compute_pool,
                 block_permits,
                 block_permit_count,
-                registry: Arc::new(Registry::new()),
+                registry,
                 drain,
+                metrics,
                 fallback_logged: AtomicBool::new(false),
             }),
         })
@@ -409,6 +483,13 @@ impl Runtime {
         &self.inner.drain
     }
 
+    /// The metrics of this runtime, which the status server's `/metrics` shows: the runtime's
+    /// own, every endpoint's, and what the application registers there (see
+    /// [`metrics`](crate::metrics)).
+    pub fn metrics(&self) -> &MetricsRegistry {
+        &self.inner.metrics
+    }
+
     /// Shuts the owned tokio runtimes down within `bound` (both together) when this is the
     /// last clone, and returns how many of their threads were still running (busy in blocking
     /// work, abandoned) when the bound ran out. `None` when another clone is still alive (its
@@ -465,6 +546,7 @@ impl Runtime {
             self.inner.coordinator.clone(),
             Arc::clone(&self.inner.registry),
             self.inner.drain.clone(),
+            self.inner.metrics.endpoints().clone(),
         )
     }
 
