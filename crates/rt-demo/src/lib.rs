@@ -14,6 +14,7 @@ pub mod client;
 pub mod cpu;
 pub mod driver;
 mod error;
+pub mod gateway;
 pub mod process;
 pub mod protocol;
 pub mod service;
