@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod cluster;
 pub mod cpu;
 pub mod driver;
 mod error;
