@@ -7,6 +7,8 @@
 //!   `target/xtask/bench-summary.json`.
 //! * `cargo xtask demo [driver args]`: builds the demo service in release mode, loads it,
 //!   sends SIGTERM with requests in flight and prints what the shutdown did.
+//! * `cargo xtask cluster [driver args]`: a real etcd, three workers and a router on loopback
+//!   under load; a rolling restart and a `kill -9`; a table of what the clients saw.
 //! * `cargo xtask tidy`: layout rules the compiler does not check (no file circles, no
 //!   unsafe code); also the first step of `ci`.
 
@@ -16,12 +18,13 @@ use std::process::{Command, ExitCode};
 
 mod bench;
 mod ci;
+mod cluster;
 mod demo;
 mod setup;
 mod tidy;
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n  bench   benchmarks + target/xtask/bench-summary.json (--quick: under 2 minutes)\n  demo    build the demo service, load it, SIGTERM it mid-flight, print the shutdown table\n  setup   install what the tests need besides Rust (etcd, protoc) when missing
+    "usage: cargo xtask <command>\n\ncommands:\n  ci      fmt, clippy, tests, loom, docs (stops at the first failure)\n  bench   benchmarks + target/xtask/bench-summary.json (--quick: under 2 minutes)\n  demo    build the demo service, load it, SIGTERM it mid-flight, print the shutdown table\n  cluster etcd + workers + router under load: rolling restart, kill -9, the table of losses\n  setup   install what the tests need besides Rust (etcd, protoc) when missing
   tidy    no file circles inside a crate, forbid(unsafe_code) everywhere\n"
 }
 
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "bench" => bench::run(rest),
         "demo" => demo::run(rest),
+        "cluster" => cluster::run(rest),
         "tidy" => tidy::run(rest),
         "setup" => setup::ensure(),
         "help" | "--help" | "-h" => {

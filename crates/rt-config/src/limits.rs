@@ -99,6 +99,20 @@ pub(crate) const DEFAULT_DISCOVERY_CONNECT_TIMEOUT_SECS: u64 = 30;
 pub(crate) const DEFAULT_DISCOVERY_LOST_TIMEOUT_SECS: u64 = 60;
 /// Largest allowed discovery connect and re-registration bound: one hour, in seconds.
 pub(crate) const MAX_DISCOVERY_TIMEOUT_SECS: u64 = 3_600;
+/// Default number of other instances a router tries after a refusal.
+pub(crate) const DEFAULT_DISCOVERY_ROUTER_RETRIES: u64 = 2;
+/// Largest allowed number of router retries.
+pub(crate) const MAX_DISCOVERY_ROUTER_RETRIES: u64 = 16;
+/// Default bound on a router's connect, in milliseconds.
+pub(crate) const DEFAULT_DISCOVERY_ROUTER_CONNECT_TIMEOUT_MS: u64 = 1_000;
+/// Default bound on a routed request until its reply's head, in seconds.
+pub(crate) const DEFAULT_DISCOVERY_ROUTER_REQUEST_TIMEOUT_SECS: u64 = 60;
+/// Default period of the router's reconcile (set-aside instances restored), in milliseconds.
+pub(crate) const DEFAULT_DISCOVERY_ROUTER_RECONCILE_MS: u64 = 5_000;
+/// Largest allowed router bound in milliseconds: ten minutes.
+pub(crate) const MAX_DISCOVERY_ROUTER_MS: u64 = 600_000;
+/// Default idle time of a router's pooled connection, in seconds (below the server's 60 s).
+pub(crate) const DEFAULT_DISCOVERY_ROUTER_POOL_IDLE_SECS: u64 = 20;
 
 /// Default sleep of the event-loop stall probe, in milliseconds.
 pub const DEFAULT_STALL_PROBE_INTERVAL_MS: u64 = 10;

@@ -521,6 +521,58 @@ macro_rules! key_table {
                 setter: bool,
                 about: "Write the final metrics text to the log at the end of the drain.",
             }
+            /// Default `DEFAULT_DISCOVERY_ROUTER_RETRIES` (2), from 0 to 16.
+            discovery_router_retries: u64 {
+                env: "DYN_DISCOVERY_ROUTER_RETRIES",
+                ty: "integer",
+                default: DEFAULT_DISCOVERY_ROUTER_RETRIES,
+                rule: range(0, MAX_DISCOVERY_ROUTER_RETRIES),
+                note: "; only requests never admitted (connection refused, the edge's 503) are sent again",
+                parse: number,
+                setter: u64,
+                about: "How many other instances a router tries after a refusal.",
+            }
+            /// In milliseconds. Default `DEFAULT_DISCOVERY_ROUTER_CONNECT_TIMEOUT_MS` (1000).
+            discovery_router_connect_timeout_ms: u64 {
+                env: "DYN_DISCOVERY_ROUTER_CONNECT_TIMEOUT_MS",
+                ty: "integer (milliseconds)",
+                default: DEFAULT_DISCOVERY_ROUTER_CONNECT_TIMEOUT_MS,
+                rule: range(1, MAX_DISCOVERY_ROUTER_MS),
+                parse: number,
+                setter: u64,
+                about: "A router's bound on connecting to an instance (then: refused, tried elsewhere).",
+            }
+            /// In seconds. Default `DEFAULT_DISCOVERY_ROUTER_REQUEST_TIMEOUT_SECS` (60).
+            discovery_router_request_timeout_secs: u64 {
+                env: "DYN_DISCOVERY_ROUTER_REQUEST_TIMEOUT_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_DISCOVERY_ROUTER_REQUEST_TIMEOUT_SECS,
+                rule: range(1, MAX_DISCOVERY_TIMEOUT_SECS),
+                parse: number,
+                setter: u64,
+                about: "A router's bound on a request, from sending it to the reply's head.",
+            }
+            /// In milliseconds. Default `DEFAULT_DISCOVERY_ROUTER_RECONCILE_MS` (5000).
+            discovery_router_reconcile_ms: u64 {
+                env: "DYN_DISCOVERY_ROUTER_RECONCILE_MS",
+                ty: "integer (milliseconds)",
+                default: DEFAULT_DISCOVERY_ROUTER_RECONCILE_MS,
+                rule: range(10, MAX_DISCOVERY_ROUTER_MS),
+                parse: number,
+                setter: u64,
+                about: "How often a router restores the instances it set aside after a refusal.",
+            }
+            /// In seconds. Default `DEFAULT_DISCOVERY_ROUTER_POOL_IDLE_SECS` (20).
+            discovery_router_pool_idle_secs: u64 {
+                env: "DYN_DISCOVERY_ROUTER_POOL_IDLE_SECS",
+                ty: "integer (seconds)",
+                default: DEFAULT_DISCOVERY_ROUTER_POOL_IDLE_SECS,
+                rule: range(1, MAX_DISCOVERY_TIMEOUT_SECS),
+                note: "; keep it below the workers' http_idle_timeout_secs",
+                parse: number,
+                setter: u64,
+                about: "How long a router keeps an idle connection to an instance for reuse.",
+            }
         }
     };
 }

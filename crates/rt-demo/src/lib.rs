@@ -11,9 +11,11 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod cluster;
 pub mod cpu;
 pub mod driver;
 mod error;
+pub mod gateway;
 pub mod process;
 pub mod protocol;
 pub mod service;

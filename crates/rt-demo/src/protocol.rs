@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `status on http://ADDR` | the status server is bound (only with `DYN_SYSTEM_PORT`) |
 //! | `listening on http://ADDR` | the request listener is bound; always after the status line |
+//! | `registered instance ID` | the endpoint is registered in discovery (only with a `discovery_backend` other than `memory`) |
 //! | `shutdown: ...` | the [`ShutdownReport`](rt_core::ShutdownReport), as `Display` prints it |
 //! | `shutdown-report {json}` | the same as one JSON object: a [`ReportLine`] |
 //!
@@ -24,6 +25,14 @@ use serde::{Deserialize, Serialize};
 pub const LISTENING_PREFIX: &str = "listening on http://";
 /// The prefix of the line that names the status server's address.
 pub const STATUS_PREFIX: &str = "status on http://";
+/// The prefix of the line a worker prints once its endpoint is registered in discovery; the
+/// rest is its instance id in hex.
+pub const REGISTERED_PREFIX: &str = "registered instance ";
+/// The demo's endpoint in discovery: `(namespace, component, endpoint)`.
+pub const DEMO_ENDPOINT: (&str, &str, &str) = ("demo", "backend", "work");
+/// The header the demo router adds to a forwarded answer: the instance id (hex) that served it.
+pub const INSTANCE_HEADER: &str = "x-dyn-instance";
+
 /// The prefix of the machine-readable report line; the rest of the line is a [`ReportLine`].
 pub const REPORT_PREFIX: &str = "shutdown-report ";
 

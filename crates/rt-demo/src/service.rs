@@ -63,9 +63,11 @@ use rt_core::{BoxError, Runtime, RuntimeError, Worker, WorkerOutcome};
 use rt_http::{HttpError, ServeOptions, Server};
 use tokio::net::TcpListener;
 
+use rt_discovery::{Discovery, EndpointId, Registration};
+
 use crate::protocol::{
-    ErrorBody, PhaseTimings, ReportLine, ServiceStats, WorkRequest, WorkResponse, LISTENING_PREFIX,
-    STATUS_PREFIX,
+    ErrorBody, PhaseTimings, ReportLine, ServiceStats, WorkRequest, WorkResponse, DEMO_ENDPOINT,
+    LISTENING_PREFIX, REGISTERED_PREFIX, STATUS_PREFIX,
 };
 use crate::{cpu, DemoError};
 
@@ -80,7 +82,7 @@ pub const EXIT_CODE_CONFIG: i32 = 78;
 /// Runs the service to its end and returns the process exit code (see the
 /// [module docs](self)). Logs go to stderr through `tracing` (`RUST_LOG`, default `info`).
 pub fn run() -> i32 {
-    init_tracing();
+    init_logs();
     let config = match RuntimeConfig::from_settings() {
         Ok(config) => config,
         Err(error) => {
@@ -113,7 +115,8 @@ pub fn run() -> i32 {
     outcome.exit_code()
 }
 
-fn init_tracing() {
+/// Logs to stderr through `tracing` (`RUST_LOG`, default `info`).
+pub(crate) fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
@@ -124,7 +127,7 @@ fn init_tracing() {
 }
 
 /// Prints a line on stdout and flushes it, so that a reader of the pipe sees it at once.
-fn announce(line: &str) {
+pub(crate) fn announce(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
@@ -176,6 +179,8 @@ async fn app(runtime: Runtime, counters: Arc<Counters>) -> Result<(), BoxError> 
     let router = Router::new()
         .route("/work", post(work).fallback(work_method_not_allowed))
         .route("/stats", get(stats).fallback(stats_method_not_allowed))
+        // The same work on the request plane's path, for routers (see `crate::gateway`).
+        .route(&rpc_path(), post(rpc_work))
         .fallback(not_found)
         .with_state(app);
     // The HTTP timeouts and limits: the `DYN_HTTP_*` keys of the configuration.
@@ -194,9 +199,49 @@ async fn app(runtime: Runtime, counters: Arc<Counters>) -> Result<(), BoxError> 
         status.add_http_server(ENDPOINT_NAME, &server);
     }
     let _ = counters.server.set(server.clone());
+    // With a discovery backend configured (not the in-process default), publish the
+    // request-plane route; phase 1 deletes it before the drain.
+    let _registration = register(&runtime, addr).await?;
     // Phase 1 starts the server's drain; it ends once every accepted connection is answered.
     server.stopped().await;
     Ok(())
+}
+
+/// The request plane's path of the demo endpoint: `/v1/rpc/work`.
+fn rpc_path() -> String {
+    format!("{}{}", rt_discovery::RPC_PATH_PREFIX, DEMO_ENDPOINT.2)
+}
+
+/// Registers `/v1/rpc/work` at `addr` in discovery when `discovery_backend` is not `memory`
+/// (the default keeps the single-process demo as it was), and prints
+/// [`REGISTERED_PREFIX`]`{instance id in hex}`.
+async fn register(
+    runtime: &Runtime,
+    addr: std::net::SocketAddr,
+) -> Result<Option<(Discovery, Registration)>, BoxError> {
+    if runtime.config().discovery_backend.trim() == "memory" {
+        return Ok(None);
+    }
+    let discovery = Discovery::from_config(runtime).await?;
+    let (ns, component, endpoint) = DEMO_ENDPOINT;
+    let id = EndpointId::new(ns, component, endpoint)?;
+    let transport = discovery.http_transport(addr, &rpc_path())?;
+    let registration = discovery.register(id, transport).await?;
+    announce(&format!(
+        "{REGISTERED_PREFIX}{}",
+        registration.instance_id()
+    ));
+    Ok(Some((discovery, registration)))
+}
+
+/// `POST /v1/rpc/work`: [`work`], marked as admitted for routers.
+async fn rpc_work(state: State<Arc<App>>, body: Bytes) -> Response {
+    let mut response = work(state, body).await;
+    response.headers_mut().insert(
+        rt_discovery::ADMITTED_HEADER,
+        HeaderValue::from_static(rt_discovery::ADMITTED_VALUE),
+    );
+    response
 }
 
 /// What the handlers share.

@@ -128,4 +128,106 @@ pub enum DiscoveryError {
         /// The endpoint, `namespace/component/endpoint`.
         endpoint: String,
     },
+
+    /// The request plane's HTTP server could not start.
+    #[error("the request plane could not start: {0}")]
+    Http(#[from] rt_http::HttpError),
+
+    /// Two endpoints of one request plane share the last part of their id (their URL).
+    #[error(
+        "the request plane already serves an endpoint named like {endpoint} (the URL is \
+         /v1/rpc/{{endpoint}}): give each endpoint of one worker its own name"
+    )]
+    DuplicateEndpoint {
+        /// The endpoint added second.
+        endpoint: String,
+    },
+
+    /// The router found no instance of the endpoint (the watch is synced and the list empty).
+    #[error(
+        "no instance of {endpoint} is registered: start a worker serving it, or check that \
+         the router and the workers use the same discovery backend and DYN_DISCOVERY_PREFIX"
+    )]
+    NoInstances {
+        /// The endpoint, `namespace/component/endpoint`.
+        endpoint: String,
+    },
+
+    /// A direct request named an instance that is not in the endpoint's list.
+    #[error(
+        "instance {instance:x} of {endpoint} is not registered (it stopped, or the id is wrong); \
+         choose one of the ids the instance list shows"
+    )]
+    InstanceNotFound {
+        /// The endpoint, `namespace/component/endpoint`.
+        endpoint: String,
+        /// The instance id asked for (hex in the message, as in keys).
+        instance: u64,
+    },
+
+    /// Every instance tried refused the request before admitting it (connection refused, or
+    /// the HTTP edge's 503 during a drain): it never ran anywhere and may be sent again.
+    #[error(
+        "{endpoint}: every instance tried ({tried} of {known} known) refused the request before \
+         admitting it, so it did not run and may be sent again: {answers}; the workers are \
+         stopping or unreachable (raise DYN_DISCOVERY_ROUTER_RETRIES to try more of them)"
+    )]
+    AllRefused {
+        /// The endpoint, `namespace/component/endpoint`.
+        endpoint: String,
+        /// How many instances were tried.
+        tried: usize,
+        /// How many instances the list held.
+        known: usize,
+        /// What each instance answered: `id (address): answer`, separated by `; `.
+        answers: String,
+    },
+
+    /// A request failed after it was sent (a reset, a broken reply): it may have been
+    /// admitted, so it was not sent to another instance.
+    #[error(
+        "{endpoint}: the request to instance {instance:x} ({address}) failed after it was sent \
+         ({source}); it may have run, so it was not sent to another instance"
+    )]
+    Upstream {
+        /// The endpoint, `namespace/component/endpoint`.
+        endpoint: String,
+        /// The instance.
+        instance: u64,
+        /// Its address.
+        address: String,
+        /// The HTTP client's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// No reply head (or, for a whole body, no last byte) within the request timeout: the
+    /// request may be running, so it was not sent to another instance.
+    #[error(
+        "{endpoint}: instance {instance:x} ({address}) did not answer within {after:?}; it may \
+         still run the request, so it was not sent elsewhere (raise \
+         DYN_DISCOVERY_ROUTER_REQUEST_TIMEOUT_SECS for slow requests)"
+    )]
+    Timeout {
+        /// The endpoint, `namespace/component/endpoint`.
+        endpoint: String,
+        /// The instance.
+        instance: u64,
+        /// Its address.
+        address: String,
+        /// The timeout.
+        after: Duration,
+    },
+
+    /// A reply's body is not the JSON the caller asked for.
+    #[error("{endpoint}: the reply of instance {instance:x} is not the expected JSON: {source}")]
+    ReplyJson {
+        /// The endpoint, `namespace/component/endpoint`.
+        endpoint: String,
+        /// The instance.
+        instance: u64,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
 }

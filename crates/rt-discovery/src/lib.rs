@@ -70,16 +70,22 @@ mod error;
 #[cfg(feature = "etcd")]
 mod etcd;
 mod fixed;
+mod handler;
 mod health;
 mod instance;
 mod keepalive;
 mod key;
 mod memory;
 mod metrics;
+mod plane;
 mod registration;
+mod reply;
+mod router;
+mod router_settings;
 mod settings;
 mod state;
 mod supervise;
+mod wire;
 
 pub use backend::{Backend, BoxFuture, KvEvent, KvWatch, Lease};
 pub use cache::Change;
@@ -91,15 +97,21 @@ pub use error::DiscoveryError;
 #[cfg(feature = "etcd")]
 pub use etcd::EtcdBackend;
 pub use fixed::StaticBackend;
+pub use handler::{RpcError, RpcReply, RpcRequest};
 pub use instance::{Instance, InstanceId, Transport};
 pub use key::KeyLayout;
 pub use memory::MemoryBackend;
 pub use metrics::DiscoveryMetrics;
+pub use plane::{RequestPlane, RequestPlaneServer, RPC_SERVER_NAME};
 pub use registration::Registration;
+pub use reply::Reply;
+pub use router::{Router, RouterMetrics, RouterMode};
+pub use router_settings::RouterSettings;
 pub use settings::{
     BackendKind, DiscoverySettings, LeaseLossPolicy, DEFAULT_ETCD_ENDPOINT, ETCD_ENDPOINTS_VAR,
 };
 pub use state::LeaseState;
+pub use wire::{ADMITTED_HEADER, ADMITTED_VALUE, JSON_LINES, REQUEST_ID_HEADER, RPC_PATH_PREFIX};
 
 /// `docs/discovery.md`'s example, compiled and run as a doctest so that it stays true.
 #[cfg(doctest)]

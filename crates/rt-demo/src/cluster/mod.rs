@@ -1,0 +1,462 @@
+//! The cluster demo behind `cargo xtask cluster` (binary `demo-cluster`): a real etcd on
+//! loopback, `demo-service` workers registered in it, a `demo-router` in front, concurrent
+//! clients, and, under load, a rolling restart of every worker and a `kill -9` of one. It
+//! prints a progress line and a table, and exits 1 when a request was lost outside the
+//! `kill -9` row or a client saw an error.
+//!
+//! The drain-and-resume step (taking a worker out of rotation without stopping it) is the
+//! row `drain and resume`: it runs once the status server offers `POST /drain` and
+//! `POST /resume` (see [`drain_and_resume`]); until then the row says so.
+
+mod etcd;
+mod load;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::client;
+use crate::gateway::GatewayStats;
+use crate::process::ServiceProcess;
+use crate::protocol::REGISTERED_PREFIX;
+use crate::DemoError;
+
+pub use etcd::Etcd;
+pub use load::{Load, Tally, PHASES};
+
+/// The command line.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `demo-service`.
+    pub service: PathBuf,
+    /// `demo-router`.
+    pub router: PathBuf,
+    /// `etcd`.
+    pub etcd: PathBuf,
+    /// Workers.
+    pub workers: usize,
+    /// Seconds of steady load before and after the restarts.
+    pub duration: Duration,
+    /// Concurrent clients.
+    pub clients: usize,
+}
+
+const USAGE: &str = "usage: demo-cluster [--service PATH] [--router PATH] [--etcd PATH] \
+[--workers N] [--duration SECS] [--clients N]";
+
+impl Options {
+    /// Parses the command line (without the program name).
+    ///
+    /// # Errors
+    ///
+    /// [`DemoError::Usage`] for an unknown flag or a bad value.
+    pub fn parse(args: &[String]) -> Result<Self, DemoError> {
+        let dir = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(PathBuf::from))
+            .unwrap_or_default();
+        let mut o = Options {
+            service: dir.join("demo-service"),
+            router: dir.join("demo-router"),
+            etcd: PathBuf::from("etcd"),
+            workers: 3,
+            duration: Duration::from_secs(4),
+            clients: 16,
+        };
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let value = it
+                .next()
+                .ok_or_else(|| DemoError::Usage(format!("{flag} needs a value\n{USAGE}")))?;
+            let number = || {
+                value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| {
+                        DemoError::Usage(format!(
+                            "{flag} {value}: a number from 1 to 10000\n{USAGE}"
+                        ))
+                    })
+            };
+            match flag.as_str() {
+                "--service" => o.service = PathBuf::from(value),
+                "--router" => o.router = PathBuf::from(value),
+                "--etcd" => o.etcd = PathBuf::from(value),
+                "--workers" => o.workers = usize::try_from(number()?).unwrap_or(3).max(2),
+                "--duration" => o.duration = Duration::from_secs(number()?),
+                "--clients" => o.clients = usize::try_from(number()?).unwrap_or(16),
+                _ => return Err(DemoError::Usage(format!("unknown flag {flag}\n{USAGE}"))),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// A worker process and its instance id.
+struct Member {
+    label: String,
+    process: ServiceProcess,
+    id: String,
+    addr: SocketAddr,
+}
+
+struct Cluster {
+    options: Options,
+    env: Vec<(String, String)>,
+    router: SocketAddr,
+    generation: BTreeMap<usize, usize>,
+    labels: BTreeMap<String, String>,
+}
+
+impl Cluster {
+    fn command(&self, program: &PathBuf) -> Command {
+        let mut command = Command::new(program);
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    fn start_worker(&mut self, slot: usize) -> Result<Member, DemoError> {
+        let generation = self.generation.entry(slot).or_insert(0);
+        *generation += 1;
+        let label = format!("w{}{}", slot + 1, "'".repeat(*generation - 1));
+        let process = ServiceProcess::spawn(self.command(&self.options.service))?;
+        let addr = process.wait_for_addresses(Duration::from_secs(30))?.http;
+        let line = process.wait_for_line(
+            "the `registered instance` line",
+            Duration::from_secs(30),
+            |l| l.text.starts_with(REGISTERED_PREFIX),
+        )?;
+        let id = line
+            .text
+            .trim_start_matches(REGISTERED_PREFIX)
+            .trim()
+            .to_owned();
+        self.labels.insert(id.clone(), label.clone());
+        let member = Member {
+            label,
+            process,
+            id,
+            addr,
+        };
+        self.wait_router_sees(&member.id, true, Duration::from_secs(30))?;
+        Ok(member)
+    }
+
+    fn router_instances(&self) -> Vec<String> {
+        client::get(self.router, "/instances", Duration::from_secs(2))
+            .ok()
+            .and_then(|r| r.json::<serde_json::Value>().ok())
+            .and_then(|v| {
+                v["instances"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    }
+
+    /// Polls the router's list (every 2 ms) until `id` is in it (`present`) or not.
+    fn wait_router_sees(
+        &self,
+        id: &str,
+        present: bool,
+        bound: Duration,
+    ) -> Result<Duration, DemoError> {
+        let started = Instant::now();
+        while started.elapsed() < bound {
+            if self.router_instances().iter().any(|i| i == id) == present {
+                return Ok(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Err(DemoError::WaitTimeout {
+            what: format!(
+                "the router to {} instance {id}",
+                if present { "list" } else { "drop" }
+            ),
+            after: bound,
+        })
+    }
+
+    fn stats(&self) -> GatewayStats {
+        router_stats(self.router)
+    }
+}
+
+fn router_stats(router: SocketAddr) -> GatewayStats {
+    client::get(router, "/stats", Duration::from_secs(2))
+        .ok()
+        .and_then(|r| r.json().ok())
+        .unwrap_or_default()
+}
+
+/// The progress line (stderr).
+fn progress(load: &Load, router: SocketAddr, started: Instant, phase: &str) {
+    let (sent, ok, err) = load.totals();
+    eprintln!(
+        "[{:>5.1}s] {phase:<16} sent {sent:>6}  completed {ok:>6}  failed {err:>3}  retried {:>4}",
+        started.elapsed().as_secs_f64(),
+        router_stats(router).retries
+    );
+}
+
+/// The drain-and-resume step: a placeholder until the status server offers `POST /drain` and
+/// `POST /resume` (another part of issue 14). Returns what the table shows.
+fn drain_and_resume() -> &'static str {
+    "not run: the status server has no POST /drain and /resume yet"
+}
+
+/// Runs the demo; returns the process exit code.
+pub fn run(args: &[String]) -> i32 {
+    let options = match Options::parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    match drive(options) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("demo-cluster: {e}");
+            1
+        }
+    }
+}
+
+/// Latency percentiles of `n` sequential requests to `addr`, in µs: (p50, p99).
+fn latency(addr: SocketAddr, n: usize) -> (u64, u64) {
+    let body = crate::protocol::WorkRequest {
+        cpu_ms: 0,
+        wait_ms: 0,
+    }
+    .to_json();
+    let mut samples: Vec<u64> = (0..n)
+        .filter_map(|_| {
+            let t = Instant::now();
+            client::post_json(addr, "/work", &body, Duration::from_secs(5))
+                .ok()
+                .filter(|r| r.status == 200)
+                .map(|_| u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX))
+        })
+        .collect();
+    samples.sort_unstable();
+    let q = |p: f64| {
+        samples
+            .get(((samples.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    (q(0.5), q(0.99))
+}
+
+#[allow(clippy::too_many_lines)]
+fn drive(options: Options) -> Result<i32, DemoError> {
+    let etcd = Etcd::start(&options.etcd)?;
+    eprintln!("etcd on {}", etcd.url());
+    let env = vec![
+        ("DYN_DISCOVERY_BACKEND".to_owned(), "etcd".to_owned()),
+        ("DYN_DISCOVERY_ETCD_ENDPOINTS".to_owned(), etcd.url()),
+        (
+            "DYN_DISCOVERY_PREFIX".to_owned(),
+            format!("cluster-{}/", std::process::id()),
+        ),
+        ("DYN_DISCOVERY_LEASE_TTL_SECS".to_owned(), "2".to_owned()),
+        ("DYN_HTTP_HOST".to_owned(), "127.0.0.1".to_owned()),
+        ("DYN_HTTP_PORT".to_owned(), "0".to_owned()),
+        (
+            "RUST_LOG".to_owned(),
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        ),
+    ];
+    let router_process = {
+        let mut command = Command::new(&options.router);
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+        ServiceProcess::spawn(command)?
+    };
+    let router = router_process
+        .wait_for_addresses(Duration::from_secs(30))?
+        .http;
+    let mut cluster = Cluster {
+        options: options.clone(),
+        env,
+        router,
+        generation: BTreeMap::new(),
+        labels: BTreeMap::new(),
+    };
+    let mut members = Vec::new();
+    for slot in 0..options.workers {
+        members.push(cluster.start_worker(slot)?);
+    }
+    eprintln!("router on {router}, {} workers registered", members.len());
+
+    // The router's added latency: the same light request, direct and through the router.
+    let _ = latency(members[0].addr, 50);
+    let direct = latency(members[0].addr, 400);
+    let routed = latency(router, 400);
+
+    let load = Load::start(router, options.clients);
+    let tallies = std::sync::Arc::clone(&load.tallies);
+    let started = Instant::now();
+    let mut retries_at = [0u64; 5];
+    let progress = |phase: &str| progress(&load, router, started, phase);
+    let sleep_with_progress = |d: Duration, phase: &str| {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            std::thread::sleep(
+                Duration::from_secs(1).min(until.saturating_duration_since(Instant::now())),
+            );
+            progress(phase);
+        }
+    };
+
+    // 1. Steady.
+    sleep_with_progress(options.duration, PHASES[0]);
+    retries_at[1] = cluster.stats().retries;
+    load.phase.store(1, Ordering::Relaxed);
+
+    // 2. Rolling restart.
+    let mut stop_choosing: Vec<(String, Duration)> = Vec::new();
+    #[allow(clippy::needless_range_loop)] // the slot is replaced in place
+    for slot in 0..members.len() {
+        let old = &mut members[slot];
+        let signalled = Instant::now();
+        old.process.signal(Signal::SIGTERM)?;
+        let gone = cluster.wait_router_sees(&old.id, false, Duration::from_secs(30))?;
+        let _ = gone;
+        stop_choosing.push((old.label.clone(), signalled.elapsed()));
+        let exit = old.process.wait_exit(Duration::from_secs(60))?;
+        if exit.code() != 0 {
+            eprintln!("{} exited with {}", old.label, exit.code());
+        }
+        let new = cluster.start_worker(slot)?;
+        progress(PHASES[1]);
+        members[slot] = new;
+    }
+    retries_at[2] = cluster.stats().retries;
+    load.phase.store(2, Ordering::Relaxed);
+
+    // 3. Drain and resume (see `drain_and_resume`).
+    let drain_note = drain_and_resume();
+    retries_at[3] = cluster.stats().retries;
+    load.phase.store(3, Ordering::Relaxed);
+
+    // 4. kill -9 of one worker.
+    sleep_with_progress(Duration::from_secs(1), PHASES[3]);
+    let victim_slot = 0;
+    let in_flight_at_kill =
+        client::get(members[victim_slot].addr, "/stats", Duration::from_secs(2))
+            .ok()
+            .and_then(|r| r.json::<crate::protocol::ServiceStats>().ok())
+            .map_or(0, |s| s.in_flight.saturating_sub(0));
+    *load.killed.lock().unwrap_or_else(PoisonError::into_inner) =
+        Some(members[victim_slot].id.clone());
+    let killed_at = Instant::now();
+    members[victim_slot].process.signal(Signal::SIGKILL)?;
+    let victim_id = members[victim_slot].id.clone();
+    cluster.wait_router_sees(&victim_id, false, Duration::from_secs(30))?;
+    let kill_dropped = killed_at.elapsed();
+    let victim_label = members[victim_slot].label.clone();
+    let _ = members[victim_slot]
+        .process
+        .wait_exit(Duration::from_secs(10));
+    members[victim_slot] = cluster.start_worker(victim_slot)?;
+    sleep_with_progress(options.duration, PHASES[3]);
+
+    let stats_before_stop = cluster.stats();
+    let errors = load
+        .errors
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    load.stop();
+    let stats = cluster.stats();
+    retries_at[4] = stats.retries.max(stats_before_stop.retries);
+
+    // Stop everything by pid.
+    let mut router_process = router_process;
+    let _ = router_process.signal(Signal::SIGTERM);
+    let _ = router_process.wait_exit(Duration::from_secs(30));
+    for m in &mut members {
+        let _ = m.process.signal(Signal::SIGTERM);
+        let _ = m.process.wait_exit(Duration::from_secs(30));
+    }
+    etcd.stop();
+
+    // The table.
+    println!();
+    println!(
+        "{:<18} {:>8} {:>10} {:>8} {:>6} {:>14} {:>14}",
+        "phase", "sent", "completed", "retried", "lost", "lost to crash", "client errors"
+    );
+    let mut lost_outside_kill = 0;
+    let mut client_errors = 0;
+    for (i, name) in PHASES.iter().enumerate() {
+        let t: &Tally = &tallies[i];
+        let (sent, done) = (
+            t.sent.load(Ordering::Relaxed),
+            t.completed.load(Ordering::Relaxed),
+        );
+        let (crash, errs) = (
+            t.lost_to_crash.load(Ordering::Relaxed),
+            t.client_errors.load(Ordering::Relaxed),
+        );
+        let lost = sent - done - crash - errs;
+        if i != 3 {
+            lost_outside_kill += lost + crash;
+        }
+        client_errors += errs;
+        let retried = retries_at[i + 1].saturating_sub(retries_at[i]);
+        if i == 2 && sent == 0 {
+            println!("{name:<18} {drain_note}");
+            continue;
+        }
+        println!("{name:<18} {sent:>8} {done:>10} {retried:>8} {lost:>6} {crash:>14} {errs:>14}");
+    }
+    println!();
+    println!("per worker share (requests admitted):");
+    let total: u64 = stats.per_instance.values().sum();
+    for (id, n) in &stats.per_instance {
+        let label = cluster.labels.get(id).map_or("?", String::as_str);
+        let share = if total == 0 {
+            0.0
+        } else {
+            *n as f64 * 100.0 / total as f64
+        };
+        println!("  {label:<4} {id:>16}  {n:>6}  {share:>5.1}%");
+    }
+    println!("SIGTERM until the router stopped choosing the worker:");
+    for (label, d) in &stop_choosing {
+        println!("  {label:<4} {:.1} ms", d.as_secs_f64() * 1e3);
+    }
+    println!(
+        "kill -9 of {victim_label} until the router dropped it: {:.0} ms (lease TTL 2 s); in flight at the kill: {in_flight_at_kill}",
+        kill_dropped.as_secs_f64() * 1e3
+    );
+    println!(
+        "router added latency: p50 {} µs, p99 {} µs (direct p50 {} / p99 {} µs, routed {} / {} µs)",
+        routed.0.saturating_sub(direct.0),
+        routed.1.saturating_sub(direct.1),
+        direct.0,
+        direct.1,
+        routed.0,
+        routed.1
+    );
+    for e in &errors {
+        println!("client error: {e}");
+    }
+    let ok = lost_outside_kill == 0 && client_errors == 0;
+    println!(
+        "verdict: {} (lost outside kill -9: {lost_outside_kill}, client errors: {client_errors})",
+        if ok { "PASS" } else { "FAIL" }
+    );
+    Ok(if ok { 0 } else { 1 })
+}

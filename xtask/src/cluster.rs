@@ -1,0 +1,54 @@
+//! `cargo xtask cluster`: installs etcd when missing (the set-up step), builds `rt-demo` with
+//! its `etcd` feature in release mode and runs `demo-cluster`: a real etcd on loopback, three
+//! `demo-service` workers, a `demo-router`, concurrent clients, a rolling restart and a
+//! `kill -9` under load, and the table of what the clients saw. The driver's exit status is
+//! passed through (non-zero when a request was lost outside the `kill -9` row or a client saw
+//! an error). Extra arguments go to the driver: `--workers N --duration SECS --clients N`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{cargo, setup, workspace_root};
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    setup::ensure()?;
+    let status = cargo()
+        .args(["build", "--release", "-p", "rt-demo", "--features", "etcd"])
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("`cargo build --release -p rt-demo --features etcd` failed".to_owned());
+    }
+    let bin = target_dir().join("release");
+    let driver = bin.join("demo-cluster");
+    let etcd = std::env::var("RT_ETCD_BIN").unwrap_or_else(|_| "etcd".to_owned());
+    let status = Command::new(&driver)
+        .arg("--service")
+        .arg(bin.join("demo-service"))
+        .arg("--router")
+        .arg(bin.join("demo-router"))
+        .args(["--etcd", &etcd])
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", driver.display()))?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => std::process::exit(code),
+        None => Err(format!("{} was killed by a signal", driver.display())),
+    }
+}
+
+/// Cargo's target directory as `cargo metadata` reports it (`CARGO_TARGET_DIR` honoured);
+/// `target` in the workspace if that fails. (`demo.rs` has the same private helper.)
+fn target_dir() -> PathBuf {
+    cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(workspace_root())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
+        .and_then(|meta| meta.get("target_directory")?.as_str().map(PathBuf::from))
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
