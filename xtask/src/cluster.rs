@@ -5,10 +5,9 @@
 //! passed through (non-zero when a request was lost outside the `kill -9` row or a client saw
 //! an error). Extra arguments go to the driver: `--workers N --duration SECS --clients N`.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{cargo, setup, workspace_root};
+use crate::{cargo, setup, target_dir, workspace_root};
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     setup::ensure()?;
@@ -37,18 +36,4 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         Some(code) => std::process::exit(code),
         None => Err(format!("{} was killed by a signal", driver.display())),
     }
-}
-
-/// Cargo's target directory as `cargo metadata` reports it (`CARGO_TARGET_DIR` honoured);
-/// `target` in the workspace if that fails. (`demo.rs` has the same private helper.)
-fn target_dir() -> PathBuf {
-    cargo()
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .current_dir(workspace_root())
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .and_then(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
-        .and_then(|meta| meta.get("target_directory")?.as_str().map(PathBuf::from))
-        .unwrap_or_else(|| workspace_root().join("target"))
 }

@@ -6,10 +6,9 @@
 //! `crates/rt-demo/src/driver/`). Extra arguments go to the driver, e.g.
 //! `cargo xtask demo --clients 64 --duration 5`.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{cargo, workspace_root};
+use crate::{cargo, target_dir, workspace_root};
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let status = cargo()
@@ -35,18 +34,4 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         Some(code) => std::process::exit(code),
         None => Err(format!("{} was killed by a signal", driver.display())),
     }
-}
-
-/// Cargo's target directory, as `cargo metadata` reports it (so `CARGO_TARGET_DIR` and
-/// `build.target-dir` are honoured); `target` in the workspace if that fails.
-fn target_dir() -> PathBuf {
-    let reported = cargo()
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .current_dir(workspace_root())
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .and_then(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
-        .and_then(|meta| meta.get("target_directory")?.as_str().map(PathBuf::from));
-    reported.unwrap_or_else(|| workspace_root().join("target"))
 }

@@ -70,3 +70,21 @@ pub(crate) fn workspace_root() -> std::path::PathBuf {
         .map(std::path::Path::to_path_buf)
         .unwrap_or(manifest)
 }
+
+/// Cargo's target directory, as `cargo metadata` reports it (so `CARGO_TARGET_DIR` and
+/// `build.target-dir` are honoured); `target` in the workspace if that fails.
+pub(crate) fn target_dir() -> std::path::PathBuf {
+    cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(workspace_root())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
+        .and_then(|meta| {
+            meta.get("target_directory")?
+                .as_str()
+                .map(std::path::PathBuf::from)
+        })
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
