@@ -26,6 +26,7 @@
 //! | [`shutdown`] | the drain primitive [`InFlight`](shutdown::InFlight), the tracker, the three-phase coordinator | `rt-shutdown` |
 //! | [`signals`] | SIGINT/SIGTERM to a graceful shutdown, a second signal to a forced exit | `rt-signals` |
 //! | [`registry`] | every component and endpoint with its lifecycle state | here |
+//! | [`logging`] | the process's `tracing` subscriber, set up from the `log_filter` and `logging_*` keys | here |
 //!
 //! # The pieces
 //!
@@ -36,7 +37,8 @@
 //!   pool**, with its context installed on every primary worker thread so that the
 //!   [`compute_small!`], [`compute_medium!`] and [`compute_large!`] macros work anywhere; the
 //!   component [`Registry`](registry::Registry).
-//! - [`Worker`]: installs the signal handlers, runs the application on the primary runtime,
+//! - [`Worker`]: sets up logging ([`logging::init`], unless the application installed its own
+//!   subscriber), installs the signal handlers, runs the application on the primary runtime,
 //!   and shuts down under one deadline; returns a [`WorkerOutcome`] with the exit code.
 //! - Endpoints ([`Runtime::endpoint`], [`EndpointBuilder`]): in the registry and the tracker,
 //!   each with one drain counter ([`shutdown::InFlight`]) that phase 1 closes, refusing
@@ -139,6 +141,7 @@ pub mod compute;
 pub mod config;
 mod endpoint;
 mod error;
+pub mod logging;
 mod outcome;
 pub mod registry;
 mod runtime;
