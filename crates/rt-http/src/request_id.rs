@@ -13,6 +13,8 @@
 //! `debug`). The request reaches the handler with `x-request-id` set to the id in force, so a
 //! handler (or a router forwarding to another host) reads it from the header.
 
+use std::cell::RefCell;
+
 use axum::http::header::HeaderName;
 use axum::http::{HeaderMap, HeaderValue};
 use rt_core::logging::REQUEST_SPAN_TARGET;
@@ -105,10 +107,22 @@ fn trace_id(header: &[u8]) -> Option<HeaderValue> {
     }
 }
 
+thread_local! {
+    /// The random bits of new ids: a fast generator per thread, seeded once from the operating
+    /// system (`Uuid::new_v4` reads `getrandom`), so that a request costs no system call.
+    static RANDOM: RefCell<fastrand::Rng> = RefCell::new(fastrand::Rng::with_seed({
+        let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
+        high ^ low
+    }));
+}
+
 /// A new UUID v4, hyphenated, lowercase.
 fn new_id() -> HeaderValue {
+    let mut bytes = [0u8; 16];
+    RANDOM.with(|random| random.borrow_mut().fill(&mut bytes));
+    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
     let mut buffer = uuid::Uuid::encode_buffer();
-    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+    let text = id.hyphenated().encode_lower(&mut buffer);
     HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("unknown"))
 }
 
@@ -197,5 +211,20 @@ mod tests {
         assert!(is_uuid_v4(a.to_str().unwrap_or_default()), "{a:?}");
         assert_ne!(a, b);
         assert_eq!(map.get("x-request-id"), Some(&a));
+    }
+
+    #[test]
+    fn new_ids_differ_across_threads() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..500).map(|_| new_id()).collect::<Vec<_>>()))
+            .collect();
+        let mut all = std::collections::HashSet::new();
+        for thread in threads {
+            for id in thread.join().unwrap_or_default() {
+                assert!(is_uuid_v4(id.to_str().unwrap_or_default()), "{id:?}");
+                assert!(all.insert(id));
+            }
+        }
+        assert_eq!(all.len(), 2_000);
     }
 }
