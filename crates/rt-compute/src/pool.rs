@@ -71,6 +71,9 @@ impl PoolShared {
 ///   Spinning adapts: the pool learns how long the jobs of each call site run and spins only
 ///   for those shorter than the budget, never when the pool is busy, and backs off when spins
 ///   keep running out (an oversubscribed machine).
+/// * **Spans.** A job runs inside the `tracing` span that was current where it was submitted
+///   (an HTTP request's span, say), so that its log lines carry that span's fields (the
+///   request id).
 /// * **Ordering.** Jobs start roughly in submission order (Rayon's injector queue is FIFO), but
 ///   with several threads they run concurrently and may finish in any order.
 ///
@@ -230,8 +233,13 @@ impl ComputePool {
         let may_spin = shared.spin.should_spin(kind, || shared.busy());
         let (completer, slot) = job::slot();
         let run_on = Arc::clone(&self.shared);
+        // The caller's span (an HTTP request's, with its id) goes with the job, so that what
+        // the job logs carries it. Without a subscriber or an active span this is a disabled
+        // span: nothing to clone, nothing to enter.
+        let span = tracing::Span::current();
         shared.counters.on_submit();
-        self.pool.spawn(move || run_on.run(kind, completer, f));
+        self.pool
+            .spawn(move || span.in_scope(|| run_on.run(kind, completer, f)));
         JobHandle::new(slot, &shared.spin, may_spin)
     }
 
@@ -494,8 +502,10 @@ impl ComputePool {
         R: Send,
     {
         let counters = &self.shared.counters;
+        let span = tracing::Span::current();
         counters.on_submit();
         self.pool.install(|| {
+            let _span = span.enter();
             counters.on_start();
             let started = Instant::now();
             let r = halt_unwinding(f);

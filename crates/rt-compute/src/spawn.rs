@@ -98,7 +98,14 @@ where
 {
     match (pool, blocking) {
         (Some(pool), _) => pool.execute(f).await,
-        (None, Some(handle)) => handle.spawn_blocking(f).await.map_err(from_join_error),
+        (None, Some(handle)) => {
+            // The caller's span goes with the job, as on the pool.
+            let span = tracing::Span::current();
+            handle
+                .spawn_blocking(move || span.in_scope(f))
+                .await
+                .map_err(from_join_error)
+        }
         (None, None) => halt_unwinding(f).map_err(|p| ComputeError::panicked(&p)),
     }
 }

@@ -573,6 +573,48 @@ macro_rules! key_table {
                 setter: u64,
                 about: "How long a router keeps an idle connection to an instance for reuse.",
             }
+            /// Empty (default): `RUST_LOG`, else `info`. Checked when logging starts
+            /// (`rt_core::logging::init`), with the same `ConfigError` as every key.
+            log_filter: String {
+                env: "DYN_LOG",
+                ty: "string (EnvFilter directives)",
+                default: String::new(),
+                shown: "unset (RUST_LOG, else info)",
+                rule: Words("tracing EnvFilter directives such as info,rt_http=debug; hyper, h2, tower and tonic stay at warn unless named"),
+                parse: string,
+                setter: impl Into<String>,
+                about: "Which log lines are written: a level, and levels per target.",
+            }
+            /// Default `false`: human-readable lines.
+            logging_jsonl: bool {
+                env: "DYN_LOGGING_JSONL",
+                ty: "boolean",
+                default: false,
+                rule: Words("true or false (variables also: 1/0, yes/no, on/off)"),
+                parse: boolean,
+                setter: bool,
+                about: "Write each log line as one JSON object (timestamp, level, target, fields, spans).",
+            }
+            /// Default `false`: colours when standard error is a terminal.
+            logging_no_ansi: bool {
+                env: "DYN_LOGGING_NO_ANSI",
+                ty: "boolean",
+                default: false,
+                rule: Words("true or false (variables also: 1/0, yes/no, on/off)"),
+                parse: boolean,
+                setter: bool,
+                about: "Never colour log lines (they are coloured only on a terminal anyway).",
+            }
+            /// Default `false`.
+            logging_span_events: bool {
+                env: "DYN_LOGGING_SPAN_EVENTS",
+                ty: "boolean",
+                default: false,
+                rule: Words("true or false (variables also: 1/0, yes/no, on/off)"),
+                parse: boolean,
+                setter: bool,
+                about: "Also log when a span (such as an HTTP request) opens and closes, with its duration.",
+            }
         }
     };
 }

@@ -437,7 +437,7 @@ fn unknown_dyn_variables_are_not_errors() {
         .system_files::<[&str; 0], &str>([])
         .env_map([
             ("DYN_COMPUTE_THREAD", "3"),
-            ("DYN_LOG", "debug"),
+            ("DYN_UNRELATED_TOOL_SETTING", "debug"),
             ("PATH", "/bin"),
         ])
         .load()

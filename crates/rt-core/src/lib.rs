@@ -28,6 +28,7 @@
 //! | [`registry`] | every component and endpoint with its lifecycle state | here |
 //! | [`drain`] | drain without exit: out of rotation and back, alive ([`DrainControl`](drain::DrainControl)) | here |
 //! | [`metrics`] | the runtime's metrics registry: per-endpoint, runtime and application metrics for `/metrics` | here |
+//! | [`logging`] | the process's `tracing` subscriber, set up from the `log_filter` and `logging_*` keys | here |
 //!
 //! # The pieces
 //!
@@ -38,7 +39,8 @@
 //!   pool**, with its context installed on every primary worker thread so that the
 //!   [`compute_small!`], [`compute_medium!`] and [`compute_large!`] macros work anywhere; the
 //!   component [`Registry`](registry::Registry).
-//! - [`Worker`]: installs the signal handlers, runs the application on the primary runtime,
+//! - [`Worker`]: sets up logging ([`logging::init`], unless the application installed its own
+//!   subscriber), installs the signal handlers, runs the application on the primary runtime,
 //!   and shuts down under one deadline; returns a [`WorkerOutcome`] with the exit code.
 //! - Endpoints ([`Runtime::endpoint`], [`EndpointBuilder`]): in the registry and the tracker,
 //!   each with one drain counter ([`shutdown::InFlight`]) that phase 1 closes, refusing
@@ -152,6 +154,7 @@ pub mod config;
 pub mod drain;
 mod endpoint;
 mod error;
+pub mod logging;
 pub mod metrics;
 mod outcome;
 pub mod registry;

@@ -12,6 +12,7 @@ use tokio::runtime::Handle;
 use tokio::time::Instant;
 
 use crate::error::{BoxError, RuntimeError};
+use crate::logging;
 use crate::outcome::WorkerOutcome;
 use crate::runtime::Runtime;
 use crate::slot::ProcessSlot;
@@ -30,6 +31,12 @@ type Hook = Arc<dyn Fn(ForcedExit) + Send + Sync + 'static>;
 /// The application is an async closure `FnOnce(Runtime) -> impl Future<Output = Result<(), E>>`
 /// where `E: Into<BoxError>`: any `std::error::Error + Send + Sync`, `String`, `&str`, or
 /// `anyhow::Error` works.
+///
+/// # Logging
+///
+/// Every constructor sets up logging from the configuration first ([`logging::init`]: the
+/// `log_filter` and `logging_*` keys), unless the application installed its own `tracing`
+/// subscriber before, which it keeps.
 ///
 /// # What a run does
 ///
@@ -97,42 +104,64 @@ impl Worker {
     /// deadline.
     pub const APP_TASK_NAME: &'static str = "worker app";
 
-    /// A worker with an owned runtime from [`Runtime::from_settings`].
+    /// A worker with an owned runtime from [`RuntimeConfig::from_settings`]: logging is set
+    /// up from the configuration ([`logging::init`]), then the runtime is built
+    /// ([`Runtime::from_config`]).
     ///
     /// # Errors
     ///
-    /// [`RuntimeError::WorkerAlreadyActive`], and those of [`Runtime::from_settings`].
+    /// [`RuntimeError::WorkerAlreadyActive`]; [`RuntimeError::Config`] when the settings do not
+    /// load or the log filter does not parse; those of [`Runtime::from_config`].
     pub fn from_settings() -> Result<Self, RuntimeError> {
-        Self::with_slot(Runtime::from_settings)
+        Self::with_slot(|| {
+            let config = RuntimeConfig::from_settings()?;
+            logging::init(&config)?;
+            Runtime::from_config(config)
+        })
     }
 
-    /// A worker with an owned runtime from [`Runtime::from_config`].
+    /// A worker with an owned runtime from [`Runtime::from_config`], logging set up first
+    /// ([`logging::init`]).
     ///
     /// # Errors
     ///
-    /// [`RuntimeError::WorkerAlreadyActive`], and those of [`Runtime::from_config`].
+    /// [`RuntimeError::WorkerAlreadyActive`]; those of [`logging::init`] and
+    /// [`Runtime::from_config`].
     pub fn from_config(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        Self::with_slot(|| Runtime::from_config(config))
+        Self::with_slot(|| {
+            logging::init(&config)?;
+            Runtime::from_config(config)
+        })
     }
 
-    /// A worker on the calling thread's tokio runtime ([`Runtime::from_current`]); run it with
-    /// [`execute_async`](Self::execute_async).
+    /// A worker on the calling thread's tokio runtime ([`Runtime::from_current`]), logging set
+    /// up first ([`logging::init`]); run it with [`execute_async`](Self::execute_async).
     ///
     /// # Errors
     ///
-    /// [`RuntimeError::WorkerAlreadyActive`], and those of [`Runtime::from_current`].
+    /// [`RuntimeError::WorkerAlreadyActive`]; those of [`logging::init`] and
+    /// [`Runtime::from_current`].
     pub fn from_current() -> Result<Self, RuntimeError> {
-        Self::with_slot(Runtime::from_current)
+        Self::with_slot(|| {
+            let handle = Handle::try_current().map_err(|_| RuntimeError::NoCurrentRuntime)?;
+            let config = RuntimeConfig::from_settings()?;
+            logging::init(&config)?;
+            Runtime::from_handle_with_config(handle, config)
+        })
     }
 
     /// A worker on an existing [`Runtime`] (for example one wrapped with
-    /// [`Runtime::from_handle_with_config`]).
+    /// [`Runtime::from_handle_with_config`]); logging is set up from its configuration
+    /// ([`logging::init`]) unless a subscriber is installed already.
     ///
     /// # Errors
     ///
-    /// [`RuntimeError::WorkerAlreadyActive`].
+    /// [`RuntimeError::WorkerAlreadyActive`]; those of [`logging::init`].
     pub fn from_runtime(runtime: Runtime) -> Result<Self, RuntimeError> {
-        Self::with_slot(|| Ok(runtime))
+        Self::with_slot(|| {
+            logging::init(runtime.config())?;
+            Ok(runtime)
+        })
     }
 
     /// Claims the process's worker slot, then builds the runtime; on an error the slot is

@@ -51,7 +51,6 @@ pub struct GatewayStats {
 
 /// Runs the router to its end and returns the exit code.
 pub fn run() -> i32 {
-    crate::service::init_logs();
     let config = match RuntimeConfig::from_settings() {
         Ok(config) => config,
         Err(error) => {

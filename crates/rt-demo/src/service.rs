@@ -80,9 +80,9 @@ pub const ENDPOINT_NAME: &str = "work";
 pub const EXIT_CODE_CONFIG: i32 = 78;
 
 /// Runs the service to its end and returns the process exit code (see the
-/// [module docs](self)). Logs go to stderr through `tracing` (`RUST_LOG`, default `info`).
+/// [module docs](self)). Logs go to stderr through the runtime's logging (`rt_core::logging`: `DYN_LOG`, else
+/// `RUST_LOG`, default `info`; `DYN_LOGGING_JSONL` for JSON lines), set up by the `Worker`.
 pub fn run() -> i32 {
-    init_logs();
     let config = match RuntimeConfig::from_settings() {
         Ok(config) => config,
         Err(error) => {
@@ -90,7 +90,6 @@ pub fn run() -> i32 {
             return EXIT_CODE_CONFIG;
         }
     };
-    tracing::info!(%config, "configuration loaded");
     let worker = match Worker::from_config(config) {
         Ok(worker) => worker,
         Err(RuntimeError::Config(error)) => {
@@ -113,17 +112,6 @@ pub fn run() -> i32 {
     };
     print_report(&outcome, &counters);
     outcome.exit_code()
-}
-
-/// Logs to stderr through `tracing` (`RUST_LOG`, default `info`).
-pub(crate) fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
 }
 
 /// Prints a line on stdout and flushes it, so that a reader of the pipe sees it at once.

@@ -33,6 +33,16 @@
 //!   a complete request are each cut at the grace. A body cut this way makes the answer 503
 //!   (`Connection: close`) when the handler answered with a 4xx.
 //!
+//! # Request ids
+//!
+//! Each request is served under an id: its `x-request-id` when that is 1 to
+//! [`MAX_REQUEST_ID_LEN`] visible ASCII characters, else the trace id of its W3C
+//! `traceparent`, else a new UUID v4. The handler sees it as the request's `x-request-id`,
+//! the answer carries it back, and the request is served inside a `tracing` span with a
+//! `request_id` field (target [`rt_core::logging::REQUEST_SPAN_TARGET`]), so that every line
+//! logged while serving it carries the id, lines from the compute jobs it starts included. An
+//! unusable id is replaced, never logged. [`ServeOptions::request_ids`] turns all of it off.
+//!
 //! # Timeouts and limits
 //!
 //! See [`ServeOptions`]: header read (10 s), body read (30 s), idle keep-alive (60 s), write
@@ -87,6 +97,7 @@ mod error;
 mod io;
 mod metrics;
 mod options;
+mod request_id;
 mod server;
 mod service;
 mod state;
@@ -98,4 +109,5 @@ pub use options::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_RETRY_AFTER,
     DEFAULT_SHUTDOWN_GRACE, DEFAULT_WRITE_TIMEOUT, MAX_HEADER_BYTES_LIMIT,
 };
+pub use request_id::{MAX_REQUEST_ID_LEN, REQUEST_ID_HEADER};
 pub use server::{serve, serve_until, Server};

@@ -77,6 +77,7 @@ static DURATION_ALLOWED: LazyLock<String> = LazyLock::new(|| {
 /// | [`max_body_bytes`](Self::max_body_bytes) | `DYN_HTTP_MAX_BODY_BYTES` | 2 MiB | request body; more is 413 |
 /// | [`max_header_bytes`](Self::max_header_bytes) | `DYN_HTTP_MAX_HEADER_BYTES` | 64 KiB | request line and headers; more is 431 |
 /// | [`retry_after`](Self::retry_after) | `DYN_HTTP_RETRY_AFTER_SECS` | 1 s | the `Retry-After` of a 503 during the drain (whole seconds, at least 1) |
+/// | [`request_ids`](Self::request_ids) | (none) | on | a request id per request (`x-request-id` in and out) and a span carrying it |
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServeOptions {
@@ -102,6 +103,12 @@ pub struct ServeOptions {
     /// its endpoint's metrics (`dyn_runtime_endpoint_*`; on by default). Refusals are counted
     /// either way. Off only to measure what they cost.
     pub endpoint_metrics: bool,
+    /// Whether each request gets a request id: the client's `x-request-id` (or the trace id
+    /// of its `traceparent`) when usable, else a new UUID v4; set on the request's and the
+    /// answer's `x-request-id`, and carried by every log line of the request through a span
+    /// (see [`REQUEST_ID_HEADER`](crate::REQUEST_ID_HEADER)). Off: none of it, for the last
+    /// few hundred nanoseconds per request.
+    pub request_ids: bool,
 }
 
 impl Default for ServeOptions {
@@ -117,6 +124,7 @@ impl Default for ServeOptions {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             retry_after: DEFAULT_RETRY_AFTER,
             endpoint_metrics: true,
+            request_ids: true,
         }
     }
 }
@@ -182,6 +190,12 @@ impl ServeOptions {
         self
     }
 
+    /// Sets [`request_ids`](Self::request_ids).
+    pub fn with_request_ids(mut self, on: bool) -> Self {
+        self.request_ids = on;
+        self
+    }
+
     /// The options the configuration's `http_*` keys (`DYN_HTTP_*` variables) give: each
     /// timeout from its whole seconds, each limit as it is.
     ///
@@ -212,6 +226,7 @@ impl ServeOptions {
             max_header_bytes: config.http_max_header_bytes,
             retry_after: Duration::from_secs(config.http_retry_after_secs),
             endpoint_metrics: true,
+            request_ids: true,
         }
     }
 

@@ -16,10 +16,12 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 use tower_service::Service;
+use tracing::Instrument;
 
 use crate::admission::{Gate, Refusal};
 use crate::body::{RequestBody, ResponseBody};
 use crate::metrics::bump;
+use crate::request_id;
 use crate::state::{BodyCut, ConnState, Shared};
 
 /// A refused request's body is read up to this size before the 503 is written, so that
@@ -45,11 +47,15 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     type Error = Infallible;
     type Future = BoxFuture;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         let head_at = Instant::now();
         self.conn.request_started();
         let shared = Arc::clone(&self.shared);
         let conn = Arc::clone(&self.conn);
+        let id = shared
+            .options
+            .request_ids
+            .then(|| request_id::take(request.headers_mut()));
         let mut admission = match self.gate.admit() {
             Ok(admission) => admission,
             Err(why) => {
@@ -57,7 +63,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                     bump(&shared.metrics.requests_refused);
                     drain_refused_body(request.into_body()).await;
                     let response = refusal(&shared, why);
-                    Ok(finish(response, None, &shared, conn))
+                    Ok(finish(response, None, &shared, conn, id))
                 });
             }
         };
@@ -73,7 +79,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 "the request body is larger than this server accepts",
             );
             close(&mut response);
-            let response = finish(response, None, &shared, conn);
+            let response = finish(response, None, &shared, conn, id);
             admission.fail("body_too_large");
             admission.finish();
             return Box::pin(async move { Ok(response) });
@@ -93,8 +99,10 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             usize::try_from(shared.options.max_body_bytes).unwrap_or(usize::MAX),
         ));
         let mut router = self.router.clone();
-        let routed = router.call(Request::from_parts(parts, body));
-        Box::pin(async move {
+        // Every line logged while serving the request, routing included, is in its span.
+        let span = request_id::span(id.as_ref());
+        let routed = span.in_scope(|| router.call(Request::from_parts(parts, body)));
+        let served = async move {
             // Pinned inside this future's own (boxed) state: no second allocation.
             let routed = std::pin::pin!(routed);
             let response = match CatchUnwind(routed).await {
@@ -137,17 +145,20 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 }
                 None => response,
             };
-            Ok(finish(response, Some(admission), &shared, conn))
-        })
+            Ok(finish(response, Some(admission), &shared, conn, id))
+        };
+        Box::pin(served.instrument(span))
     }
 }
 
-/// Counts the answer, adds `Connection: close` during the drain, and wraps the body.
+/// Counts the answer, adds `Connection: close` during the drain and the request id, and
+/// wraps the body.
 fn finish(
     response: Response<Body>,
     admission: Option<crate::admission::Admission>,
     shared: &Shared,
     conn: Arc<ConnState>,
+    id: Option<HeaderValue>,
 ) -> Response<ResponseBody> {
     let mut response = response;
     let mut admission = admission;
@@ -158,6 +169,9 @@ fn finish(
         if let Some(admission) = admission.as_mut() {
             admission.fail("status_5xx");
         }
+    }
+    if let Some(id) = id {
+        request_id::answer(response.headers_mut(), id);
     }
     shared.metrics.response(response.status().as_u16());
     response.map(|body| ResponseBody::new(body, admission, conn))
