@@ -225,3 +225,5 @@ impl Backend for FakeLease {
 
 #[cfg(feature = "etcd")]
 pub mod etcd_server;
+#[cfg(feature = "etcd")]
+pub mod tcp_proxy;
