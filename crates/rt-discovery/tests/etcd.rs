@@ -19,7 +19,7 @@ use rt_core::shutdown::ShutdownPhase;
 use rt_core::Runtime;
 use rt_discovery::{
     Backend, Change, Discovery, DiscoveryError, DiscoverySettings, EndpointId, EtcdBackend,
-    LeaseState, Transport,
+    LeaseState, Transport, DEREGISTER_STEP,
 };
 use tokio::time::{timeout, Instant};
 
@@ -149,6 +149,12 @@ async fn registration_is_seen_quickly_and_removed_in_phase_one_before_the_drain_
         .shutdown_and_wait(Some(Duration::from_secs(30)))
         .await;
     assert!(report.is_clean(), "{report}");
+    let step = report
+        .drain_steps
+        .iter()
+        .find(|s| s.name == DEREGISTER_STEP)
+        .unwrap_or_else(|| panic!("no {DEREGISTER_STEP} in {report}"));
+    eprintln!("etcd: the report's {step}");
     assert_eq!(
         direct.keep_alive(lease).await.unwrap_or_default(),
         Duration::ZERO,
@@ -453,17 +459,20 @@ async fn a_compaction_during_a_watch_is_resynced_with_removals() {
     .await
     .expect("the router's list resynced to b alone")
     .unwrap();
+    // The changes are broadcast right after the list is published: wait for them.
     let mut seen = Vec::new();
-    while let Ok(change) = changes.try_recv() {
-        seen.push(change);
-    }
-    assert!(
+    let both = |seen: &[Change]| {
         seen.contains(&Change::Removed(a.instance_id()))
             && seen
                 .iter()
-                .any(|c| matches!(c, Change::Added(i) if i.id == b.instance_id())),
-        "{seen:?}"
-    );
+                .any(|c| matches!(c, Change::Added(i) if i.id == b.instance_id()))
+    };
+    while !both(&seen) {
+        match timeout(Duration::from_secs(5), changes.recv()).await {
+            Ok(Ok(change)) => seen.push(change),
+            other => panic!("{other:?} after {seen:?}"),
+        }
+    }
     assert!(
         router.metrics().watch_resyncs >= 1,
         "{:?}",
