@@ -20,7 +20,13 @@ use crate::{cargo, workspace_root};
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [BENCH...]\n\
     \n  --quick   shorter runs (about a minute of measuring)\
-    \n  BENCH     bench targets of rt-benches to run (default: all)\n";
+    \n  BENCH     bench targets of rt-benches to run (default: all)\
+    \n\
+    \n  `discovery` runs against a real etcd: it needs the `etcd` server (or RT_ETCD_BIN) and\
+    \n  `protoc`; without them it is skipped, saying so (`cargo xtask setup` installs both).\n";
+
+/// The bench that needs etcd and protoc, and the rt-benches feature that builds it.
+const DISCOVERY: &str = "discovery";
 
 /// Where the summary lives.
 pub(crate) fn summary_path() -> PathBuf {
@@ -44,6 +50,23 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             s => benches.push(s.to_owned()),
         }
     }
+    // The discovery bench is built only with its feature, and only when its tools are here.
+    let mut features = None;
+    if benches.is_empty() || benches.iter().any(|b| b == DISCOVERY) {
+        match missing_discovery_tools() {
+            None => features = Some(DISCOVERY),
+            Some(missing) => {
+                println!(
+                    "xtask: bench `{DISCOVERY}` skipped: {missing} not found \
+                     (`cargo xtask setup` installs them; RT_ETCD_BIN names another etcd)"
+                );
+                benches.retain(|b| b != DISCOVERY);
+                if args.iter().any(|a| a == DISCOVERY) && benches.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+    }
     let summary = summary_path();
     let dir = summary.parent().map(Path::to_path_buf).unwrap_or_default();
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -54,6 +77,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 
     let mut base = vec!["bench".to_owned(), "-p".into(), "rt-benches".into()];
+    if let Some(f) = features {
+        base.push("--features".into());
+        base.push(f.into());
+    }
     for b in &benches {
         base.push("--bench".into());
         base.push(b.clone());
@@ -101,6 +128,33 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         summary.display()
     );
     Ok(())
+}
+
+/// What the discovery bench lacks (`etcd`, `protoc`), if anything: each is run with
+/// `--version`, `etcd` as `RT_ETCD_BIN` names it when set (as the bench's fixture does).
+fn missing_discovery_tools() -> Option<String> {
+    let etcd = std::env::var_os("RT_ETCD_BIN").unwrap_or_else(|| "etcd".into());
+    let protoc = std::env::var_os("PROTOC").unwrap_or_else(|| "protoc".into());
+    let runs = |program: &std::ffi::OsStr| {
+        std::process::Command::new(program)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let missing: Vec<String> = [("etcd", etcd), ("protoc", protoc)]
+        .into_iter()
+        .filter(|(_, program)| !runs(program))
+        .map(|(name, program)| {
+            if program == name {
+                format!("`{name}`")
+            } else {
+                format!("`{name}` ({})", program.to_string_lossy())
+            }
+        })
+        .collect();
+    (!missing.is_empty()).then(|| missing.join(" and "))
 }
 
 /// A JSON object whose members keep the order they were written in: the summary's sections in
@@ -295,8 +349,9 @@ fn print_table(v: &Summary, fresh: &[String]) {
     print_shutdown(v);
     print_http(v);
     print_observability(v);
+    print_discovery(v);
     // Sections this command has no layout for: key = value.
-    const KNOWN: [&str; 8] = [
+    const KNOWN: [&str; 9] = [
         "bridge",
         "large_job",
         "parallel_map",
@@ -305,6 +360,7 @@ fn print_table(v: &Summary, fresh: &[String]) {
         "shutdown",
         "http",
         "observability",
+        DISCOVERY,
     ];
     for (name, body) in v.0.iter().filter(|(n, _)| !KNOWN.contains(&n.as_str())) {
         let tag = if fresh.contains(name) {
@@ -524,6 +580,61 @@ fn print_observability(v: &Summary) {
         "  target: throughput with metrics >= 0.97x without: {} (request-id spans: not switched \
          by this bench)",
         ratio.map_or("-", |r| verdict(r >= 0.97))
+    );
+}
+
+fn print_discovery(v: &Summary) {
+    if v.get(DISCOVERY).is_none() {
+        return;
+    }
+    let get = |key: &str| num(v, DISCOVERY, key).unwrap_or(f64::NAN);
+    println!("\nDiscovery: a real etcd on loopback, a worker and a router's watching client");
+    println!(
+        "  {:<56} {:>11} {:>11} {:>18}",
+        "case", "p50", "p99", "goal"
+    );
+    let ms10 = 10e6;
+    let rows = [
+        (
+            "register",
+            "registration visible, from the start of accepting",
+            Some(("p50 <= 10 ms", get("register_p50_ns") <= ms10)),
+        ),
+        ("deregister", "Registration::deregister visible", None),
+        (
+            "shutdown",
+            "deregistration visible, from shutdown() (SIGTERM)",
+            Some(("p50 <= 10 ms", get("shutdown_p50_ns") <= ms10)),
+        ),
+        (
+            "drain_step",
+            "  its drain step's time in the shutdown report",
+            None,
+        ),
+        (
+            "keepalive_late",
+            "keep-alive lateness, primary and pool saturated",
+            Some(("p99 <= 50 ms", get("keepalive_late_p99_ns") <= 50e6)),
+        ),
+    ];
+    for (key, label, goal) in rows {
+        let goal = goal.map_or(String::new(), |(text, ok)| {
+            format!("{text}: {}", verdict(ok))
+        });
+        println!(
+            "  {label:<56} {:>11} {:>11} {goal:>18}",
+            dur(get(&format!("{key}_p50_ns"))),
+            dur(get(&format!("{key}_p99_ns"))),
+        );
+    }
+    let ttl = get("crash_ttl_ns");
+    let max = get("crash_max_ns");
+    println!(
+        "  {:<56} {:>11} {:>11} {:>18}",
+        format!("kill -9 to removal (TTL {:.0} s), p50 and max", ttl / 1e9),
+        dur(get("crash_p50_ns")),
+        dur(max),
+        format!("max <= TTL + 0.5 s: {}", verdict(max <= ttl + 0.5e9)),
     );
 }
 

@@ -19,13 +19,14 @@ pub const SYSTEM_CONFIG_FILES: [&str; 2] = [
 ];
 
 /// Variable prefixes this crate owns; an unknown variable with one of them gets a warning.
-const OWNED_PREFIXES: [&str; 6] = [
+const OWNED_PREFIXES: [&str; 7] = [
     "DYN_RUNTIME_",
     "DYN_COMPUTE_",
     "DYN_WORKER_",
     "DYN_SIGNAL_",
     "DYN_SYSTEM_",
     "DYN_HTTP_",
+    "DYN_DISCOVERY_",
 ];
 
 /// Loads a [`RuntimeConfig`] from layered sources, later ones overriding earlier ones:
@@ -181,20 +182,29 @@ impl ConfigLoader {
     }
 
     fn warn_unknown_vars(&self) {
-        for name in self.env.keys().filter_map(|k| k.to_str()) {
-            let owned = OWNED_PREFIXES.iter().any(|p| name.starts_with(p));
-            if owned && !crate::env_vars().any(|known| known == name) {
-                match closest(name, crate::env_vars()) {
-                    Some(s) => tracing::warn!(
-                        variable = name,
-                        "unknown configuration variable ignored; did you mean {s}?"
-                    ),
-                    None => {
-                        tracing::warn!(variable = name, "unknown configuration variable ignored")
-                    }
+        for (name, suggestion) in self.unknown_vars() {
+            match suggestion {
+                Some(s) => tracing::warn!(
+                    variable = name,
+                    "unknown configuration variable ignored; did you mean {s}?"
+                ),
+                None => {
+                    tracing::warn!(variable = name, "unknown configuration variable ignored")
                 }
             }
         }
+    }
+
+    /// The variables with one of this crate's prefixes that name no key, each with the
+    /// closest known variable, if one is close.
+    fn unknown_vars(&self) -> Vec<(&str, Option<&'static str>)> {
+        self.env
+            .keys()
+            .filter_map(|k| k.to_str())
+            .filter(|name| OWNED_PREFIXES.iter().any(|p| name.starts_with(p)))
+            .filter(|name| !crate::env_vars().any(|known| known == *name))
+            .map(|name| (name, closest(name, crate::env_vars())))
+            .collect()
     }
 }
 
@@ -331,3 +341,60 @@ macro_rules! setter_arms {
 }
 
 key_table!(setter_arms);
+
+#[cfg(test)]
+mod tests {
+    use super::ConfigLoader;
+
+    /// A variable name that is not one (built at run time, so that the docs test, which
+    /// collects the variable literals of the sources, does not take it for one).
+    fn typo(rest: &str) -> String {
+        format!("{}_{rest}", "DYN")
+    }
+
+    #[test]
+    fn unknown_variables_of_owned_prefixes_get_a_suggestion() {
+        let loader = ConfigLoader::new().env_map([
+            (typo("DISCOVERY_LEASE_TTL_SEC"), "5".to_owned()),
+            (
+                typo("DISCOVERY_ETCD_ENDPOINT"),
+                "http://127.0.0.1:2379".to_owned(),
+            ),
+            ("DYN_DISCOVERY_BACKEND".to_owned(), "memory".to_owned()),
+            (
+                typo("DISCOVERY_ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"),
+                "1".to_owned(),
+            ),
+            (typo("HTTP_PORTT"), "1".to_owned()),
+            (typo("ELSEWHERE_PORT"), "1".to_owned()),
+            (
+                "ETCD_ENDPOINTS".to_owned(),
+                "http://127.0.0.1:2379".to_owned(),
+            ),
+        ]);
+        let mut unknown: Vec<(String, Option<&str>)> = loader
+            .unknown_vars()
+            .into_iter()
+            .map(|(name, s)| (name.to_owned(), s))
+            .collect();
+        unknown.sort();
+        assert_eq!(
+            unknown,
+            [
+                (
+                    typo("DISCOVERY_ETCD_ENDPOINT"),
+                    Some("DYN_DISCOVERY_ETCD_ENDPOINTS")
+                ),
+                (
+                    typo("DISCOVERY_LEASE_TTL_SEC"),
+                    Some("DYN_DISCOVERY_LEASE_TTL_SECS")
+                ),
+                (typo("DISCOVERY_ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"), None),
+                (typo("HTTP_PORTT"), Some("DYN_HTTP_PORT")),
+            ]
+        );
+        // Known variables, other prefixes and the reference's ETCD_ENDPOINTS are not warned
+        // about; the load still succeeds.
+        assert!(loader.load().is_ok());
+    }
+}

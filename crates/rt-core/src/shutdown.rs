@@ -6,7 +6,8 @@
 //! a service names, are at the crate root; everything else of `rt-shutdown` is here.
 
 pub use rt_shutdown::{
-    GracefulShutdownTracker, GracefulTaskGuard, InFlight, ShutdownCoordinator, ShutdownError,
-    ShutdownOptions, ShutdownPhase, TaskClass, DEFAULT_GRACEFUL_TIMEOUT, DEFAULT_PROGRESS_INTERVAL,
-    DEFAULT_TEARDOWN_TIMEOUT, UNNAMED_ENDPOINT,
+    DrainStep, DrainStepOutcome, GracefulShutdownTracker, GracefulTaskGuard, InFlight,
+    ShutdownCoordinator, ShutdownError, ShutdownOptions, ShutdownPhase, TaskClass,
+    DEFAULT_GRACEFUL_TIMEOUT, DEFAULT_PROGRESS_INTERVAL, DEFAULT_TEARDOWN_TIMEOUT,
+    UNNAMED_ENDPOINT,
 };

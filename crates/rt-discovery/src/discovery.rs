@@ -30,8 +30,9 @@ use crate::settings::{BackendKind, DiscoverySettings};
 use crate::state::{LeaseState, Reg, Shared};
 use crate::supervise::Supervisor;
 
-/// The name of the tracked task that holds phase 2 until phase 1's deregistration is done.
-pub const DEREGISTER_TASK: &str = "discovery: deregister";
+/// The name of the drain step (started in phase 1, listed in the shutdown report with its
+/// time) that deletes this process's keys.
+pub const DEREGISTER_STEP: &str = "discovery: deregister";
 /// The name of the phase-3 teardown task that revokes the lease.
 pub const REVOKE_TEARDOWN: &str = "discovery: revoke lease";
 
@@ -44,7 +45,7 @@ pub const REVOKE_TEARDOWN: &str = "discovery: revoke lease";
 /// |---|---|
 /// | [`from_config`](Self::from_config) | connect (retrying an unreachable server up to `discovery_connect_timeout_secs`), grant the lease, start the keep-alive on the secondary runtime, show `discovery` in the registry (`/health`) |
 /// | [`register`](Self::register) | publish an endpoint: call it once the endpoint accepts requests |
-/// | phase 1 of the shutdown | **one delete of every key of this process**, before the drain, so routers stop choosing it; the lease stays alive. Phase 2 waits for it (a tracked task, [`DEREGISTER_TASK`]) |
+/// | phase 1 of the shutdown | **one delete of every key of this process**, before the drain, so routers stop choosing it; the lease stays alive. A drain step ([`DEREGISTER_STEP`]): phase 2 waits for it, the shutdown report lists it with its time |
 /// | a drain without exit ([`Runtime::drain`](rt_core::Runtime::drain), `POST /drain`) | the same delete, through the drain hook [`DRAIN_HOOK`]; registrations are kept, unpublished ([`LeaseState::Drained`]) |
 /// | its resume ([`Runtime::resume`](rt_core::Runtime::resume), `POST /resume`) | a new lease, every registration put on it (a **new instance id**), the old lease revoked |
 /// | phase 3 | the keep-alive stops; the lease is revoked (teardown [`REVOKE_TEARDOWN`]); watches stop and keep their last list, marked closed |
@@ -119,41 +120,26 @@ impl Discovery {
             });
         }
         let (lease, granted_at) = grant_until(&*backend, &settings, deadline).await?;
-        // Holds phase 2 until phase 1's delete is done.
-        let guard = coordinator
-            .tracker()
-            .register_task(DEREGISTER_TASK)
-            .map_err(|_| DiscoveryError::ShuttingDown {
-                what: "starting discovery",
-            })?;
         let secondary = runtime.secondary();
         let shared = Arc::new(Shared::new(backend, settings, secondary.clone(), lease));
         let health = Arc::new(HealthComponent::start(Arc::clone(runtime.registry())));
         let primary = coordinator.primary_token();
         tracing::info!(backend = shared.backend.name(), instance_id = %InstanceId(lease.id), ttl = ?lease.ttl, component = health.name(), "discovery started");
 
-        // Phase 1: delete every key of this process, then release phase 2.
-        let endpoint_token = coordinator.endpoint_token();
-        let (s, h) = (Arc::clone(&shared), Arc::clone(&health));
-        secondary.spawn(async move {
-            endpoint_token.cancelled().await;
-            let started = std::time::Instant::now();
-            let bound = s.settings.connect_timeout;
-            match tokio::time::timeout(bound, s.deregister_all()).await {
-                Ok(Ok(n)) => {
-                    let took = started.elapsed();
-                    s.counters.record_deregistration(took);
-                    tracing::info!(keys = n, ?took, "shutdown phase 1: discovery deregistered this process");
-                }
-                Ok(Err(error)) => tracing::warn!(%error, "shutdown phase 1: discovery could not delete this process's keys; they go with the lease in phase 3"),
-                Err(_) => tracing::warn!(?bound, "shutdown phase 1: discovery delete timed out; the keys go with the lease in phase 3"),
+        // Phase 1: delete every key of this process, on the secondary runtime (the step is
+        // called on whatever thread calls shutdown()); phase 2 waits for it.
+        let (s, h, rt) = (Arc::clone(&shared), Arc::clone(&health), secondary.clone());
+        let step = move || {
+            let deleted = rt.spawn(deregister_in_phase_one(s, h));
+            async move {
+                let _ = deleted.await;
             }
-            if matches!(*s.state.borrow(), LeaseState::Live | LeaseState::Drained) {
-                s.set_state(LeaseState::Deregistered);
-            }
-            h.set(ComponentState::Draining);
-            drop(guard);
-        });
+        };
+        coordinator
+            .try_add_drain_step(DEREGISTER_STEP, step)
+            .map_err(|_| DiscoveryError::ShuttingDown {
+                what: "starting discovery",
+            })?;
 
         // A drain without exit deletes the keys; a resume registers again under a new lease.
         runtime.drain_control().add_hook(
@@ -365,6 +351,35 @@ impl Discovery {
     pub fn component_name(&self) -> &str {
         self.health.name()
     }
+}
+
+/// Phase 1's drain step: one delete of every key of this process, bounded by the connect
+/// timeout; the lease stays alive.
+async fn deregister_in_phase_one(s: Arc<Shared>, h: Arc<HealthComponent>) {
+    let started = std::time::Instant::now();
+    let bound = s.settings.connect_timeout;
+    match tokio::time::timeout(bound, s.deregister_all()).await {
+        Ok(Ok(n)) => {
+            let took = started.elapsed();
+            s.counters.record_deregistration(took);
+            tracing::info!(
+                keys = n,
+                ?took,
+                "shutdown phase 1: discovery deregistered this process"
+            );
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "shutdown phase 1: discovery could not delete this process's keys; they go with the lease in phase 3")
+        }
+        Err(_) => tracing::warn!(
+            ?bound,
+            "shutdown phase 1: discovery delete timed out; the keys go with the lease in phase 3"
+        ),
+    }
+    if matches!(*s.state.borrow(), LeaseState::Live | LeaseState::Drained) {
+        s.set_state(LeaseState::Deregistered);
+    }
+    h.set(ComponentState::Draining);
 }
 
 /// Grants the first lease, retrying with backoff until `deadline`.

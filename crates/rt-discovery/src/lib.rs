@@ -90,7 +90,7 @@ mod wire;
 pub use backend::{Backend, BoxFuture, KvEvent, KvWatch, Lease};
 pub use cache::Change;
 pub use client::{InstanceClient, Instances};
-pub use discovery::{Discovery, DEREGISTER_TASK, REVOKE_TEARDOWN};
+pub use discovery::{Discovery, DEREGISTER_STEP, REVOKE_TEARDOWN};
 pub use drain_hook::DRAIN_HOOK;
 pub use endpoint_id::EndpointId;
 pub use error::DiscoveryError;

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::etcd_server::EtcdServer;
+use common::tcp_proxy::TcpProxy;
 use rt_core::config::RuntimeConfig;
 use rt_core::shutdown::ShutdownPhase;
 use rt_core::Runtime;
 use rt_discovery::{
     Backend, Change, Discovery, DiscoveryError, DiscoverySettings, EndpointId, EtcdBackend,
-    LeaseState, Transport,
+    LeaseState, Transport, DEREGISTER_STEP,
 };
 use tokio::time::{timeout, Instant};
 
@@ -148,6 +149,12 @@ async fn registration_is_seen_quickly_and_removed_in_phase_one_before_the_drain_
         .shutdown_and_wait(Some(Duration::from_secs(30)))
         .await;
     assert!(report.is_clean(), "{report}");
+    let step = report
+        .drain_steps
+        .iter()
+        .find(|s| s.name == DEREGISTER_STEP)
+        .unwrap_or_else(|| panic!("no {DEREGISTER_STEP} in {report}"));
+    eprintln!("etcd: the report's {step}");
     assert_eq!(
         direct.keep_alive(lease).await.unwrap_or_default(),
         Duration::ZERO,
@@ -266,8 +273,10 @@ async fn a_killed_worker_disappears_within_its_ttl() {
     .unwrap();
     let gone = killed.elapsed();
     eprintln!("etcd: killed worker gone from the list after {gone:?} (TTL 2 s)");
-    // TTL + 0.5 s is the goal; 1 s of margin for a loaded CI machine.
-    assert!(gone <= Duration::from_millis(3_000), "{gone:?}");
+    // TTL + 0.5 s: the lease outlives the kill by at most the TTL (less the time since the
+    // last renewal, up to TTL/3), and etcd revokes expired leases every 500 ms. Measured here
+    // over 10 runs: 1.89 to 2.37 s.
+    assert!(gone <= Duration::from_millis(2_500), "{gone:?}");
     rt.shutdown_and_wait(Some(Duration::from_secs(30))).await;
 }
 
@@ -338,4 +347,139 @@ async fn etcd_restarted_under_a_live_worker_reregisters_and_the_watch_resyncs() 
         .shutdown_and_wait(Some(Duration::from_secs(30)))
         .await;
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compaction_during_a_watch_is_resynced_with_removals() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let url = server.url();
+    let prefix = unique_prefix("compact");
+    // The router reaches etcd through a proxy that the test cuts; the workers directly.
+    let proxy = TcpProxy::start(format!("127.0.0.1:{}", server.client_port).parse().unwrap()).await;
+    let direct = settings(&url, &prefix, 10);
+    let through_proxy = settings(&proxy.url(), &prefix, 10);
+    let (a_rt, b_rt, router_rt) = (runtime_here(), runtime_here(), runtime_here());
+    let a = Discovery::with_backend(&a_rt, backend(&direct).await, direct.clone())
+        .await
+        .unwrap();
+    let b = Discovery::with_backend(&b_rt, backend(&direct).await, direct.clone())
+        .await
+        .unwrap();
+    let router_backend = backend(&through_proxy).await;
+    let router = Discovery::with_backend(&router_rt, router_backend, through_proxy.clone())
+        .await
+        .unwrap();
+    let a_reg = a
+        .register(ep(), Transport::Http("http://127.0.0.1:9/a".into()))
+        .await
+        .unwrap();
+    let client = router.client(ep());
+    let mut changes = client.changes();
+    let listed = timeout(Duration::from_secs(5), client.wait_for_instances())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [a.instance_id()]
+    );
+    let added = timeout(Duration::from_secs(5), changes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(added, Change::Added(ref i) if i.id == a.instance_id()),
+        "{added:?}"
+    );
+
+    // The router's watch breaks; meanwhile a leaves, b arrives, and etcd compacts its history
+    // up to now, so the events the router missed no longer exist.
+    let mut raw = backend(&direct).await.client();
+    let before = raw
+        .get("x", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    proxy.cut();
+    a_reg.deregister().await.unwrap();
+    let _b_reg = b
+        .register(ep(), Transport::Http("http://127.0.0.1:9/b".into()))
+        .await
+        .unwrap();
+    let now = raw
+        .get("x", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    assert!(now > before);
+    raw.compact(now, None).await.unwrap();
+    // A watch resuming where the router stood is refused as compacted.
+    let mut resumed = raw
+        .watch(
+            format!("{prefix}v1/"),
+            Some(
+                etcd_client::WatchOptions::new()
+                    .with_prefix()
+                    .with_start_revision(before + 1),
+            ),
+        )
+        .await
+        .unwrap();
+    let mut compacted = 0;
+    for _ in 0..5 {
+        let Some(r) = timeout(Duration::from_secs(5), resumed.message())
+            .await
+            .unwrap()
+            .unwrap()
+        else {
+            break;
+        };
+        if r.compact_revision() > 0 {
+            compacted = r.compact_revision();
+            break;
+        }
+    }
+    assert_eq!(compacted, now, "history up to {now} compacted");
+    drop(resumed);
+
+    // The router reconnects, resyncs from a fresh read, and ends with exactly b, having emitted
+    // a's removal.
+    proxy.restore();
+    let mut list = client.subscribe();
+    timeout(
+        Duration::from_secs(15),
+        list.wait_for(|l| l.list().iter().map(|i| i.id).eq([b.instance_id()])),
+    )
+    .await
+    .expect("the router's list resynced to b alone")
+    .unwrap();
+    // The changes are broadcast right after the list is published: wait for them.
+    let mut seen = Vec::new();
+    let both = |seen: &[Change]| {
+        seen.contains(&Change::Removed(a.instance_id()))
+            && seen
+                .iter()
+                .any(|c| matches!(c, Change::Added(i) if i.id == b.instance_id()))
+    };
+    while !both(&seen) {
+        match timeout(Duration::from_secs(5), changes.recv()).await {
+            Ok(Ok(change)) => seen.push(change),
+            other => panic!("{other:?} after {seen:?}"),
+        }
+    }
+    assert!(
+        router.metrics().watch_resyncs >= 1,
+        "{:?}",
+        router.metrics()
+    );
+    for rt in [a_rt, b_rt, router_rt] {
+        let report = rt.shutdown_and_wait(Some(Duration::from_secs(30))).await;
+        assert!(report.is_clean(), "{report}");
+    }
 }

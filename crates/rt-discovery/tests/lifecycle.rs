@@ -12,7 +12,7 @@ use rt_core::registry::ComponentState;
 use rt_core::shutdown::ShutdownPhase;
 use rt_discovery::{
     Backend, Change, Discovery, DiscoveryError, DiscoverySettings, EndpointId, LeaseState,
-    MemoryBackend, Transport, REVOKE_TEARDOWN,
+    MemoryBackend, Transport, DEREGISTER_STEP, REVOKE_TEARDOWN,
 };
 use tokio::time::timeout;
 
@@ -95,6 +95,19 @@ async fn phase_one_deregisters_before_the_drain_ends_and_phase_three_revokes() {
         .shutdown_and_wait(Some(Duration::from_secs(60)))
         .await;
     assert!(report.is_clean(), "{report}");
+    // The report shows the deregistration step and its time (completed: the report is clean).
+    let step = report
+        .drain_steps
+        .iter()
+        .find(|s| s.name == DEREGISTER_STEP)
+        .unwrap_or_else(|| panic!("no {DEREGISTER_STEP} step in {report}"));
+    assert!(step.took <= report.drain, "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains(&format!("{DEREGISTER_STEP} done in {:?}", step.took)),
+        "{report}"
+    );
     assert!(
         report
             .teardown_completed
@@ -117,6 +130,34 @@ async fn phase_one_deregisters_before_the_drain_ends_and_phase_three_revokes() {
     router_rt
         .shutdown_and_wait(Some(Duration::from_secs(60)))
         .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_deregistration_is_cut_at_the_drain_bound_and_named_in_the_report() {
+    let fake = common::FakeLease::default();
+    let rt = common::runtime_here();
+    let d = Discovery::with_backend(&rt, Arc::new(fake.clone()), DiscoverySettings::default())
+        .await
+        .unwrap();
+    let _reg = d.register(ep("generate"), http(8001)).await.unwrap();
+    fake.set(|c| c.hang_deletes = true);
+    let started = tokio::time::Instant::now();
+    let report = rt.shutdown_and_wait(Some(Duration::from_secs(5))).await;
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    let step = report
+        .drain_steps
+        .iter()
+        .find(|s| s.name == DEREGISTER_STEP)
+        .unwrap_or_else(|| panic!("no {DEREGISTER_STEP} step in {report}"));
+    assert_eq!(step.took, Duration::from_secs(5));
+    assert!(!report.is_clean());
+    assert!(!report.deadline_hit, "no request was in flight: {report}");
+    assert!(
+        report
+            .to_string()
+            .contains(&format!("{DEREGISTER_STEP} timed out after 5s")),
+        "{report}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -11,11 +12,16 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::teardown::{TeardownFn, TeardownSet};
+use crate::task_set::{boxed, sorted_names, TaskFn, TaskSet};
 use crate::{
-    GracefulShutdownTracker, InFlight, ShutdownError, ShutdownOptions, ShutdownPhase,
-    ShutdownReport,
+    DrainStep, DrainStepOutcome, GracefulShutdownTracker, InFlight, ShutdownError, ShutdownOptions,
+    ShutdownPhase, ShutdownReport,
 };
+
+/// What the log calls a drain step.
+const DRAIN_STEP: &str = "shutdown phase 1: drain step";
+/// What the log calls a teardown task.
+const TEARDOWN_TASK: &str = "shutdown phase 3: teardown task";
 
 /// Bounds longer than this are treated as this (tokio timers reach about two years).
 const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -29,7 +35,13 @@ struct Inner {
     /// The earliest deadline any `shutdown_and_wait` caller asked for.
     deadline: watch::Sender<Option<Instant>>,
     /// `None` once phase 3 has taken the list.
-    teardowns: Mutex<Option<Vec<(String, TeardownFn)>>>,
+    teardowns: Mutex<Option<Vec<(String, TaskFn)>>>,
+    /// `None` once phase 1 has taken the list.
+    drain_steps: Mutex<Option<Vec<(String, TaskFn)>>>,
+    /// The drain steps started in phase 1, polled by whoever drives phase 2 (kept here, so
+    /// that a driver taking over from a lost one goes on polling them); `None` before phase 1
+    /// and once phase 2 has recorded them.
+    running_steps: Mutex<Option<TaskSet>>,
     /// Closed in phase 1, before the endpoint token is cancelled; `None` once phase 1 has
     /// taken the list (later ones are closed at once).
     to_close: Mutex<Option<Vec<InFlight>>>,
@@ -51,12 +63,14 @@ struct Inner {
 ///   [`close_on_shutdown`](Self::close_on_shutdown) is [closed](InFlight::close), the tracker
 ///   is [closed](GracefulShutdownTracker::close) to new top-level registrations and the endpoint
 ///   token is cancelled (endpoints stop accepting; the primary token stays live, so connections
-///   to backends keep working); then the phase becomes [`Draining`](ShutdownPhase::Draining).
-/// * **Phase 2**: wait for the tracker's count to reach zero, bounded by
-///   min([`graceful_timeout`](ShutdownOptions::graceful_timeout), what is left of the earliest
-///   caller deadline). The names still active are logged every
+///   to backends keep working); the [drain steps](Self::add_drain_step) are started; then the
+///   phase becomes [`Draining`](ShutdownPhase::Draining).
+/// * **Phase 2**: wait for the tracker's count to reach zero and for every drain step to end,
+///   bounded by min([`graceful_timeout`](ShutdownOptions::graceful_timeout), what is left of
+///   the earliest caller deadline). The names still active are logged every
 ///   [`progress_interval`](ShutdownOptions::progress_interval); if the bound cuts the phase
-///   short, the count and names go into the report.
+///   short, the count and names go into the report, and drain steps still running are dropped
+///   and named there.
 /// * **Phase 3** (always runs, also after a deadline hit): the primary token is cancelled, the
 ///   phase becomes [`Stopping`](ShutdownPhase::Stopping), and the teardown tasks from
 ///   [`add_teardown`](Self::add_teardown) run concurrently, bounded by
@@ -67,7 +81,7 @@ struct Inner {
 /// A phase is published only after its effects: whoever sees a phase on
 /// [`phase`](Self::phase) or [`subscribe`](Self::subscribe), from any thread, also sees what it
 /// promises (the registered [`InFlight`]s and the tracker closed and the endpoint token
-/// cancelled from `Draining` on, the primary
+/// cancelled and the drain steps started from `Draining` on, the primary
 /// token cancelled from `Stopping` on, the report available at `Stopped`).
 ///
 /// The phases run once per coordinator, however many callers ask for them.
@@ -129,6 +143,8 @@ impl ShutdownCoordinator {
                 phase: watch::Sender::new(ShutdownPhase::Running),
                 deadline: watch::Sender::new(None),
                 teardowns: Mutex::new(Some(Vec::new())),
+                drain_steps: Mutex::new(Some(Vec::new())),
+                running_steps: Mutex::new(None),
                 to_close: Mutex::new(Some(Vec::new())),
                 report: OnceLock::new(),
                 started: AtomicBool::new(false),
@@ -228,10 +244,84 @@ impl ShutdownCoordinator {
             .unwrap_or_else(PoisonError::into_inner);
         match list.as_mut() {
             Some(list) => {
-                list.push((name, Box::new(move || Box::pin(task()))));
+                list.push((name, boxed(task)));
                 Ok(())
             }
             None => Err(ShutdownError::TeardownTooLate { name }),
+        }
+    }
+
+    /// Registers a step of phase 1 that runs beside the drain: leaving a service registry,
+    /// telling a load balancer, flushing what routers must know before the drain ends.
+    ///
+    /// `step` is called once, in phase 1, right after the endpoint token is cancelled and
+    /// before [`Draining`](ShutdownPhase::Draining) is published, **on the thread that called
+    /// [`shutdown`](Self::shutdown)**: that may be outside any tokio runtime (a signal thread,
+    /// plain synchronous code), so the closure must not block and must not rely on
+    /// `tokio::spawn`; spawn on a [`Handle`] it holds, or leave the work to the future. The
+    /// future it returns is polled on the task that drives phase 2, concurrently with the
+    /// drain: phase 2 ends when the tracker's count is zero **and** every step has ended, or
+    /// at its bound, which drops the steps still running. The [`ShutdownReport`] lists every
+    /// step in [`drain_steps`](ShutdownReport::drain_steps) with its time (from its start in
+    /// phase 1) and its outcome; a step cut or panicking makes the report not clean.
+    ///
+    /// A step added once phase 1 has started does not run; that is logged as a warning (use
+    /// [`try_add_drain_step`](Self::try_add_drain_step) to get an error value instead).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use rt_shutdown::{DrainStepOutcome, ShutdownCoordinator};
+    ///
+    /// let coordinator = ShutdownCoordinator::default();
+    /// coordinator.add_drain_step("leave the registry", || async {
+    ///     tokio::time::sleep(Duration::from_millis(3)).await; // a delete sent to the registry
+    /// });
+    /// let report = coordinator.shutdown_and_wait(None).await;
+    /// let step = &report.drain_steps[0];
+    /// assert_eq!(step.name, "leave the registry");
+    /// assert_eq!(step.took, Duration::from_millis(3));
+    /// assert_eq!(step.outcome, DrainStepOutcome::Completed);
+    /// assert_eq!(report.drain, Duration::from_millis(3), "phase 2 waited for it");
+    /// # }
+    /// ```
+    pub fn add_drain_step<F, Fut>(&self, name: impl Into<String>, step: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        if let Err(e) = self.try_add_drain_step(name, step) {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// Like [`add_drain_step`](Self::add_drain_step), with an error value.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownError::DrainStepTooLate`] once phase 1 has started.
+    pub fn try_add_drain_step<F, Fut>(
+        &self,
+        name: impl Into<String>,
+        step: F,
+    ) -> Result<(), ShutdownError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let name = name.into();
+        let mut list = self
+            .inner
+            .drain_steps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match list.as_mut() {
+            Some(list) => {
+                list.push((name, boxed(step)));
+                Ok(())
+            }
+            None => Err(ShutdownError::DrainStepTooLate { name }),
         }
     }
 
@@ -283,7 +373,8 @@ impl ShutdownCoordinator {
     ///
     /// The first call runs phase 1 before it returns (the counters given to
     /// [`close_on_shutdown`](Self::close_on_shutdown) and the tracker are closed, the endpoint
-    /// token cancelled, then the phase set to [`Draining`](ShutdownPhase::Draining)) and starts a
+    /// token cancelled, the [drain steps](Self::add_drain_step) started, then the phase set to
+    /// [`Draining`](ShutdownPhase::Draining)) and starts a
     /// task that drives phases 2 and 3 (see "Where phases 2 and 3 run" above). Later calls,
     /// concurrent ones included, do nothing: one of them may return while the first is still
     /// in phase 1.
@@ -304,6 +395,18 @@ impl ShutdownCoordinator {
         }
         inner.tracker.close();
         inner.endpoint.cancel();
+        let steps = inner
+            .drain_steps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_default();
+        let steps = TaskSet::start(DRAIN_STEP, steps);
+        let step_names = steps.running_names().join(", ");
+        *inner
+            .running_steps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(steps);
         // Published after its effects: a reader that sees `Draining` sees them all.
         inner.phase.send_replace(ShutdownPhase::Draining);
         let _ = inner.phase1.set(t0.elapsed());
@@ -312,6 +415,7 @@ impl ShutdownCoordinator {
             in_flight = count,
             active = ?inner.tracker.active_counts(),
             graceful_timeout = ?inner.options.graceful_timeout,
+            drain_steps = step_names,
             "shutdown phase 1: stopped accepting new work (endpoint token cancelled)"
         );
         self.spawn_driver();
@@ -561,10 +665,31 @@ async fn drive_phases(inner: Arc<Inner>) {
     let mut deadline = inner.deadline.subscribe();
     let tracker = Arc::clone(&inner.tracker);
 
-    // Phase 2: drain.
+    // Phase 2: drain, and the drain steps phase 1 started.
     let start2 = Instant::now();
-    let (drained, end2) = bounded(
-        tracker.wait_for_completion(),
+    let mut drained = false;
+    let steps = std::future::poll_fn(|cx| {
+        match inner
+            .running_steps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            Some(set) => set.poll_all(cx),
+            None => Poll::Ready(()),
+        }
+    });
+    let drain_and_steps = async {
+        tokio::join!(
+            async {
+                tracker.wait_for_completion().await;
+                drained = true;
+            },
+            steps
+        );
+    };
+    let (_, end2) = bounded(
+        drain_and_steps,
         start2,
         end_of(start2, inner.options.graceful_timeout),
         &mut deadline,
@@ -573,6 +698,7 @@ async fn drive_phases(inner: Arc<Inner>) {
             tracing::info!(
                 in_flight = tracker.get_count(),
                 active = ?tracker.active_counts(),
+                drain_steps = ?running_step_names(&inner),
                 elapsed = ?start2.elapsed(),
                 "shutdown phase 2: waiting for in-flight work"
             );
@@ -580,6 +706,7 @@ async fn drive_phases(inner: Arc<Inner>) {
     )
     .await;
     let drain = start2.elapsed();
+    let drain_steps = take_drain_steps(&inner);
     let drain_bound = end2.saturating_duration_since(start2);
     let (active_at_deadline, still_active_counts) = if drained {
         tracing::info!(?drain, "shutdown phase 2: all in-flight work finished");
@@ -611,7 +738,7 @@ async fn drive_phases(inner: Arc<Inner>) {
         names = ?tasks.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
         "shutdown phase 3: primary token cancelled; running teardown tasks"
     );
-    let mut set = TeardownSet::start(tasks);
+    let mut set = TaskSet::start(TEARDOWN_TASK, tasks);
     let (_, end3) = bounded(
         std::future::poll_fn(|cx| set.poll_all(cx)),
         start3,
@@ -622,22 +749,21 @@ async fn drive_phases(inner: Arc<Inner>) {
     )
     .await;
     let teardown = start3.elapsed();
-    let teardown_timed_out = set.abandon();
+    let teardown_timed_out = sorted_names(&set.abandon());
     if !teardown_timed_out.is_empty() {
         tracing::warn!(
             timed_out = ?teardown_timed_out,
             "shutdown phase 3: teardown tasks did not finish in time and were dropped"
         );
     }
-    let mut teardown_completed = std::mem::take(&mut set.completed);
-    teardown_completed.sort();
-    let mut teardown_panicked = std::mem::take(&mut set.panicked);
-    teardown_panicked.sort();
+    let teardown_completed = sorted_names(&set.completed);
+    let teardown_panicked = sorted_names(&set.panicked);
 
     let report = ShutdownReport {
         stop_accepting,
         drain,
         drain_bound,
+        drain_steps,
         teardown,
         teardown_bound: end3.saturating_duration_since(start3),
         total: stop_accepting + start2.elapsed(),
@@ -658,4 +784,58 @@ async fn drive_phases(inner: Arc<Inner>) {
     // Only the claimed driver gets here, once, so the cell is empty.
     let _ = inner.report.set(report);
     inner.phase.send_replace(ShutdownPhase::Stopped);
+}
+
+/// The names of the drain steps still running.
+fn running_step_names(inner: &Inner) -> Vec<String> {
+    inner
+        .running_steps
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map(|set| set.running_names().into_iter().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Ends phase 2's drain steps: those still running are dropped (phase 2's bound ran out);
+/// each is logged and returned with its outcome, sorted by name.
+fn take_drain_steps(inner: &Inner) -> Vec<DrainStep> {
+    let Some(mut set) = inner
+        .running_steps
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    else {
+        return Vec::new();
+    };
+    let cut = set.abandon();
+    let mut steps: Vec<DrainStep> = [
+        (
+            std::mem::take(&mut set.completed),
+            DrainStepOutcome::Completed,
+        ),
+        (
+            std::mem::take(&mut set.panicked),
+            DrainStepOutcome::Panicked,
+        ),
+        (cut, DrainStepOutcome::TimedOut),
+    ]
+    .into_iter()
+    .flat_map(|(list, outcome)| {
+        list.into_iter().map(move |(name, took)| DrainStep {
+            name,
+            took,
+            outcome,
+        })
+    })
+    .collect();
+    steps.sort_by(|a, b| a.name.cmp(&b.name));
+    for step in &steps {
+        if step.outcome == DrainStepOutcome::Completed {
+            tracing::info!(step = %step.name, took = ?step.took, "shutdown phase 2: drain step done");
+        } else {
+            tracing::warn!(step = %step.name, took = ?step.took, outcome = ?step.outcome, "shutdown phase 2: drain step did not complete");
+        }
+    }
+    steps
 }

@@ -30,6 +30,16 @@ pub enum ShutdownError {
         /// The name the teardown task was given.
         name: String,
     },
+    /// A drain step was added after phase 1 of the shutdown had already started the drain
+    /// steps.
+    #[error(
+        "drain step \"{name}\" was added after phase 1 of the shutdown started and will not \
+         run; add drain steps while the service starts, before shutdown begins"
+    )]
+    DrainStepTooLate {
+        /// The name the drain step was given.
+        name: String,
+    },
     /// No tokio runtime was available to drive the shutdown phases and a dedicated thread for
     /// them could not be started.
     #[error(

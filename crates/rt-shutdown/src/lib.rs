@@ -9,7 +9,8 @@
 //!   abort, lists the names still registered, and wakes waiters when the count reaches zero.
 //! * [`ShutdownCoordinator`] owns the primary [`CancellationToken`](tokio_util::sync::CancellationToken),
 //!   the endpoint token (its child) and the tracker, and runs the three phases: stop accepting,
-//!   drain (bounded), tear down (always), under one deadline, ending with a [`ShutdownReport`].
+//!   drain (bounded, with the drain steps that start in phase 1 beside it), tear down (always),
+//!   under one deadline, ending with a [`ShutdownReport`].
 //!
 //! See `docs/shutdown.md` for the phases, the deadline arithmetic and how to size the timeouts
 //! against Kubernetes' `terminationGracePeriodSeconds`.
@@ -26,7 +27,7 @@ mod options;
 mod phase;
 mod report;
 mod sync;
-mod teardown;
+mod task_set;
 mod tracker;
 mod unwind;
 
@@ -38,5 +39,5 @@ pub use options::{
     ShutdownOptions, DEFAULT_GRACEFUL_TIMEOUT, DEFAULT_PROGRESS_INTERVAL, DEFAULT_TEARDOWN_TIMEOUT,
 };
 pub use phase::ShutdownPhase;
-pub use report::ShutdownReport;
+pub use report::{DrainStep, DrainStepOutcome, ShutdownReport};
 pub use tracker::{GracefulShutdownTracker, TaskClass, UNNAMED_ENDPOINT};

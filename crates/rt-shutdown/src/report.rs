@@ -9,7 +9,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use rt_shutdown::ShutdownReport;
+/// use rt_shutdown::{DrainStep, DrainStepOutcome, ShutdownReport};
 ///
 /// let report = ShutdownReport {
 ///     drain: Duration::from_secs(30),
@@ -22,6 +22,21 @@ use std::time::Duration;
 /// };
 /// assert!(!report.is_clean());
 /// assert!(report.to_string().contains("deadline hit with 1 still active: generate x1"));
+///
+/// let report = ShutdownReport {
+///     drain: Duration::from_millis(40),
+///     drain_bound: Duration::from_secs(30),
+///     drain_steps: vec![DrainStep {
+///         name: "discovery: deregister".into(),
+///         took: Duration::from_millis(2),
+///         outcome: DrainStepOutcome::Completed,
+///     }],
+///     ..Default::default()
+/// };
+/// assert!(report.is_clean());
+/// assert!(report
+///     .to_string()
+///     .contains("drain 40ms (bound 30s; steps: discovery: deregister done in 2ms)"));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ShutdownReport {
@@ -31,6 +46,9 @@ pub struct ShutdownReport {
     pub drain: Duration,
     /// The bound phase 2 ran under: min(graceful timeout, what was left of the deadline).
     pub drain_bound: Duration,
+    /// The drain steps (see `ShutdownCoordinator::add_drain_step`), sorted by name: each
+    /// started in phase 1, ran beside the drain, and ended within phase 2's bound or was cut.
+    pub drain_steps: Vec<DrainStep>,
     /// Phase 3: cancelling the primary token and running the teardown tasks.
     pub teardown: Duration,
     /// The bound phase 3 ran under: min(teardown timeout, what was left of the deadline).
@@ -56,10 +74,14 @@ pub struct ShutdownReport {
 }
 
 impl ShutdownReport {
-    /// Whether everything finished within its bound: no deadline hit, no teardown task timed
-    /// out or panicked.
+    /// Whether everything finished within its bound: no deadline hit, every drain step
+    /// completed, no teardown task timed out or panicked.
     pub fn is_clean(&self) -> bool {
         !self.deadline_hit
+            && self
+                .drain_steps
+                .iter()
+                .all(|s| s.outcome == DrainStepOutcome::Completed)
             && self.teardown_timed_out.is_empty()
             && self.teardown_panicked.is_empty()
     }
@@ -91,6 +113,10 @@ impl fmt::Display for ShutdownReport {
                 write!(f, "{sep}{name} x{n}")?;
             }
         }
+        for (i, step) in self.drain_steps.iter().enumerate() {
+            let sep = if i == 0 { "; steps: " } else { ", " };
+            write!(f, "{sep}{step}")?;
+        }
         write!(
             f,
             "); teardown {:?} (bound {:?}): {} done",
@@ -105,5 +131,40 @@ impl fmt::Display for ShutdownReport {
             write!(f, ", panicked: {}", self.teardown_panicked.join(", "))?;
         }
         Ok(())
+    }
+}
+
+/// One drain step in the [`ShutdownReport`]: its name, how long it ran (from its start in
+/// phase 1) and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrainStep {
+    /// The name it was registered under.
+    pub name: String,
+    /// From its start in phase 1 to its end, or to the moment phase 2's bound cut it.
+    pub took: Duration,
+    /// How it ended.
+    pub outcome: DrainStepOutcome,
+}
+
+/// How a [`DrainStep`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DrainStepOutcome {
+    /// It finished within phase 2's bound.
+    Completed,
+    /// Phase 2's bound ran out first; it was dropped.
+    TimedOut,
+    /// It panicked (the panic was caught and logged).
+    Panicked,
+}
+
+impl fmt::Display for DrainStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = match self.outcome {
+            DrainStepOutcome::Completed => "done in",
+            DrainStepOutcome::TimedOut => "timed out after",
+            DrainStepOutcome::Panicked => "panicked after",
+        };
+        write!(f, "{} {how} {:?}", self.name, self.took)
     }
 }

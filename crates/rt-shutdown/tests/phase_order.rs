@@ -1,10 +1,11 @@
 //! A phase is published only after its effects (issue 12, defect 4). Threads that watch the
 //! phase, one through `phase()` and one through `subscribe()`, check the effects each time they
 //! see a phase, while shutdowns run on a multi-thread runtime: `Draining` means the tracker is
-//! closed and the endpoint token cancelled, `Stopping` the primary token cancelled, `Stopped`
+//! closed, the endpoint token cancelled and the drain step started, `Stopping` the primary token cancelled, `Stopped`
 //! the report available. Repeated many times; a single-threaded test cannot see the order.
 
-use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use rt_shutdown::{ShutdownCoordinator, ShutdownOptions, ShutdownPhase};
@@ -14,8 +15,15 @@ const ROUNDS: usize = 200;
 const ROUND_LIMIT: Duration = Duration::from_secs(20);
 
 /// What is missing of `phase`'s effects, if anything.
-fn missing_effect(c: &ShutdownCoordinator, phase: ShutdownPhase) -> Option<&'static str> {
+fn missing_effect(
+    c: &ShutdownCoordinator,
+    step: &AtomicBool,
+    phase: ShutdownPhase,
+) -> Option<&'static str> {
     if phase >= ShutdownPhase::Draining {
+        if !step.load(Ordering::Relaxed) {
+            return Some("drain step not started");
+        }
         if !c.tracker().is_closed() {
             return Some("tracker still open");
         }
@@ -33,13 +41,13 @@ fn missing_effect(c: &ShutdownCoordinator, phase: ShutdownPhase) -> Option<&'sta
 }
 
 /// Watches through `phase()` until `Stopped`; the violations it saw.
-fn watch_polling(c: &ShutdownCoordinator, start: &Barrier) -> Vec<String> {
+fn watch_polling(c: &ShutdownCoordinator, step: &AtomicBool, start: &Barrier) -> Vec<String> {
     let mut seen = Vec::new();
     start.wait();
     let began = Instant::now();
     loop {
         let phase = c.phase();
-        if let Some(what) = missing_effect(c, phase) {
+        if let Some(what) = missing_effect(c, step, phase) {
             seen.push(format!("phase(): {phase} with {what}"));
         }
         if phase == ShutdownPhase::Stopped || began.elapsed() > ROUND_LIMIT {
@@ -50,7 +58,7 @@ fn watch_polling(c: &ShutdownCoordinator, start: &Barrier) -> Vec<String> {
 }
 
 /// Watches through a `subscribe()` receiver until `Stopped`; the violations it saw.
-fn watch_subscribed(c: &ShutdownCoordinator, start: &Barrier) -> Vec<String> {
+fn watch_subscribed(c: &ShutdownCoordinator, step: &AtomicBool, start: &Barrier) -> Vec<String> {
     let mut phases = c.subscribe();
     let mut seen = Vec::new();
     start.wait();
@@ -58,7 +66,7 @@ fn watch_subscribed(c: &ShutdownCoordinator, start: &Barrier) -> Vec<String> {
     loop {
         if phases.has_changed().unwrap_or(true) {
             let phase = *phases.borrow_and_update();
-            if let Some(what) = missing_effect(c, phase) {
+            if let Some(what) = missing_effect(c, step, phase) {
                 seen.push(format!("subscribe(): {phase} with {what}"));
             }
             if phase == ShutdownPhase::Stopped {
@@ -88,11 +96,17 @@ fn a_phase_seen_from_another_thread_already_has_its_effects() {
                 .with_teardown_timeout(Duration::from_secs(10)),
         );
         c.add_teardown("noop", || async {});
+        let step = Arc::new(AtomicBool::new(false));
+        let started = Arc::clone(&step);
+        c.add_drain_step("flag", move || {
+            started.store(true, Ordering::Relaxed);
+            async {}
+        });
         let request = c.tracker().register_task("request").unwrap();
         let start = Barrier::new(3);
         let report = std::thread::scope(|s| {
-            let polling = s.spawn(|| watch_polling(&c, &start));
-            let subscribed = s.spawn(|| watch_subscribed(&c, &start));
+            let polling = s.spawn(|| watch_polling(&c, &step, &start));
+            let subscribed = s.spawn(|| watch_subscribed(&c, &step, &start));
             start.wait();
             let report = rt.block_on(async {
                 // The request ends on another worker thread while phase 2 waits for it.
@@ -112,7 +126,7 @@ fn a_phase_seen_from_another_thread_already_has_its_effects() {
         });
         // The caller of `shutdown_and_wait` is one more observer: when it returns, the phase
         // is `Stopped` and the report it got is the one stored.
-        if let Some(what) = missing_effect(&c, c.phase()) {
+        if let Some(what) = missing_effect(&c, &step, c.phase()) {
             violations.push(format!("round {round}: after shutdown_and_wait: {what}"));
         }
         if c.phase() != ShutdownPhase::Stopped || c.report().as_ref() != Some(&report) {

@@ -143,6 +143,8 @@ pub struct FakeCtl {
     pub fail_renewals: bool,
     /// Grants fail (the server is unreachable).
     pub fail_grants: bool,
+    /// Deletes never answer (a server that hangs).
+    pub hang_deletes: bool,
     /// Send times of renewals.
     pub renewals: Vec<Instant>,
 }
@@ -208,7 +210,12 @@ impl Backend for FakeLease {
     }
 
     fn delete(&self, keys: Vec<String>) -> BoxFuture<'_, Result<(), DiscoveryError>> {
-        self.store.delete(keys)
+        Box::pin(async move {
+            if self.ctl.lock().unwrap().hang_deletes {
+                std::future::pending::<()>().await;
+            }
+            self.store.delete(keys).await
+        })
     }
 
     fn watch(&self, prefix: String) -> BoxFuture<'_, Result<KvWatch, DiscoveryError>> {
@@ -218,3 +225,5 @@ impl Backend for FakeLease {
 
 #[cfg(feature = "etcd")]
 pub mod etcd_server;
+#[cfg(feature = "etcd")]
+pub mod tcp_proxy;
