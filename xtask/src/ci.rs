@@ -74,6 +74,22 @@ fn steps() -> Vec<Step> {
     );
     etcd.cmd.env("RT_REQUIRE_ETCD", "1");
     out.push(etcd);
+    // The cluster end-to-end test (real etcd, router and workers) needs the demo's `etcd`
+    // feature, so `cargo test --workspace` does not build it.
+    let mut cluster = step(
+        "test rt-demo --features etcd --test cluster (router and workers on a real etcd)",
+        &[
+            "test",
+            "-p",
+            "rt-demo",
+            "--features",
+            "etcd",
+            "--test",
+            "cluster",
+        ],
+    );
+    cluster.cmd.env("RT_REQUIRE_ETCD", "1");
+    out.push(cluster);
     let mut loom = step(
         "loom (rt-shutdown)",
         &["test", "-p", "rt-shutdown", "--test", "loom", "--release"],

@@ -4,17 +4,17 @@
 //! prints a progress line and a table, and exits 1 when a request was lost outside the
 //! `kill -9` row or a client saw an error.
 //!
-//! The drain-and-resume step (taking a worker out of rotation without stopping it) is the
-//! row `drain and resume`: it runs once the status server offers `POST /drain` and
-//! `POST /resume` (see [`drain_and_resume`]); until then the row says so.
+//! The drain-and-resume step takes a worker out of rotation without stopping it
+//! (`POST /drain` on its status server), checks that it stays alive, drained and unchosen,
+//! and puts it back (`POST /resume`, a new instance id): see [`Cluster::drain_and_resume`].
 
 mod etcd;
+mod fleet;
 mod load;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
@@ -22,12 +22,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::client;
-use crate::gateway::GatewayStats;
-use crate::process::ServiceProcess;
-use crate::protocol::REGISTERED_PREFIX;
 use crate::DemoError;
 
 pub use etcd::Etcd;
+pub use fleet::{router_stats, Cluster, DrainResume, Member};
 pub use load::{Load, Tally, PHASES};
 
 /// The command line.
@@ -99,105 +97,6 @@ impl Options {
     }
 }
 
-/// A worker process and its instance id.
-struct Member {
-    label: String,
-    process: ServiceProcess,
-    id: String,
-    addr: SocketAddr,
-}
-
-struct Cluster {
-    options: Options,
-    env: Vec<(String, String)>,
-    router: SocketAddr,
-    generation: BTreeMap<usize, usize>,
-    labels: BTreeMap<String, String>,
-}
-
-impl Cluster {
-    fn command(&self, program: &PathBuf) -> Command {
-        let mut command = Command::new(program);
-        command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        command
-    }
-
-    fn start_worker(&mut self, slot: usize) -> Result<Member, DemoError> {
-        let generation = self.generation.entry(slot).or_insert(0);
-        *generation += 1;
-        let label = format!("w{}{}", slot + 1, "'".repeat(*generation - 1));
-        let process = ServiceProcess::spawn(self.command(&self.options.service))?;
-        let addr = process.wait_for_addresses(Duration::from_secs(30))?.http;
-        let line = process.wait_for_line(
-            "the `registered instance` line",
-            Duration::from_secs(30),
-            |l| l.text.starts_with(REGISTERED_PREFIX),
-        )?;
-        let id = line
-            .text
-            .trim_start_matches(REGISTERED_PREFIX)
-            .trim()
-            .to_owned();
-        self.labels.insert(id.clone(), label.clone());
-        let member = Member {
-            label,
-            process,
-            id,
-            addr,
-        };
-        self.wait_router_sees(&member.id, true, Duration::from_secs(30))?;
-        Ok(member)
-    }
-
-    fn router_instances(&self) -> Vec<String> {
-        client::get(self.router, "/instances", Duration::from_secs(2))
-            .ok()
-            .and_then(|r| r.json::<serde_json::Value>().ok())
-            .and_then(|v| {
-                v["instances"].as_array().map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                })
-            })
-            .unwrap_or_default()
-    }
-
-    /// Polls the router's list (every 2 ms) until `id` is in it (`present`) or not.
-    fn wait_router_sees(
-        &self,
-        id: &str,
-        present: bool,
-        bound: Duration,
-    ) -> Result<Duration, DemoError> {
-        let started = Instant::now();
-        while started.elapsed() < bound {
-            if self.router_instances().iter().any(|i| i == id) == present {
-                return Ok(started.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        Err(DemoError::WaitTimeout {
-            what: format!(
-                "the router to {} instance {id}",
-                if present { "list" } else { "drop" }
-            ),
-            after: bound,
-        })
-    }
-
-    fn stats(&self) -> GatewayStats {
-        router_stats(self.router)
-    }
-}
-
-fn router_stats(router: SocketAddr) -> GatewayStats {
-    client::get(router, "/stats", Duration::from_secs(2))
-        .ok()
-        .and_then(|r| r.json().ok())
-        .unwrap_or_default()
-}
-
 /// The progress line (stderr).
 fn progress(load: &Load, router: SocketAddr, started: Instant, phase: &str) {
     let (sent, ok, err) = load.totals();
@@ -206,12 +105,6 @@ fn progress(load: &Load, router: SocketAddr, started: Instant, phase: &str) {
         started.elapsed().as_secs_f64(),
         router_stats(router).retries
     );
-}
-
-/// The drain-and-resume step: a placeholder until the status server offers `POST /drain` and
-/// `POST /resume` (another part of issue 14). Returns what the table shows.
-fn drain_and_resume() -> &'static str {
-    "not run: the status server has no POST /drain and /resume yet"
 }
 
 /// Runs the demo; returns the process exit code.
@@ -262,36 +155,8 @@ fn latency(addr: SocketAddr, n: usize) -> (u64, u64) {
 fn drive(options: Options) -> Result<i32, DemoError> {
     let etcd = Etcd::start(&options.etcd)?;
     eprintln!("etcd on {}", etcd.url());
-    let env = vec![
-        ("DYN_DISCOVERY_BACKEND".to_owned(), "etcd".to_owned()),
-        ("DYN_DISCOVERY_ETCD_ENDPOINTS".to_owned(), etcd.url()),
-        (
-            "DYN_DISCOVERY_PREFIX".to_owned(),
-            format!("cluster-{}/", std::process::id()),
-        ),
-        ("DYN_DISCOVERY_LEASE_TTL_SECS".to_owned(), "2".to_owned()),
-        ("DYN_HTTP_HOST".to_owned(), "127.0.0.1".to_owned()),
-        ("DYN_HTTP_PORT".to_owned(), "0".to_owned()),
-        (
-            "RUST_LOG".to_owned(),
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
-        ),
-    ];
-    let router_process = {
-        let mut command = Command::new(&options.router);
-        command.envs(env.iter().map(|(k, v)| (k, v)));
-        ServiceProcess::spawn(command)?
-    };
-    let router = router_process
-        .wait_for_addresses(Duration::from_secs(30))?
-        .http;
-    let mut cluster = Cluster {
-        options: options.clone(),
-        env,
-        router,
-        generation: BTreeMap::new(),
-        labels: BTreeMap::new(),
-    };
+    let mut cluster = Cluster::start(&options.service, &options.router, &etcd.url(), 2)?;
+    let router = cluster.router;
     let mut members = Vec::new();
     for slot in 0..options.workers {
         members.push(cluster.start_worker(slot)?);
@@ -344,8 +209,12 @@ fn drive(options: Options) -> Result<i32, DemoError> {
     retries_at[2] = cluster.stats().retries;
     load.phase.store(2, Ordering::Relaxed);
 
-    // 3. Drain and resume (see `drain_and_resume`).
-    let drain_note = drain_and_resume();
+    // 3. Drain and resume one worker (not the one killed next).
+    sleep_with_progress(Duration::from_secs(1), PHASES[2]);
+    let drained_slot = 1 % members.len();
+    let drain = cluster.drain_and_resume(&mut members[drained_slot])?;
+    progress(PHASES[2]);
+    sleep_with_progress(Duration::from_secs(1), PHASES[2]);
     retries_at[3] = cluster.stats().retries;
     load.phase.store(3, Ordering::Relaxed);
 
@@ -382,13 +251,12 @@ fn drive(options: Options) -> Result<i32, DemoError> {
     retries_at[4] = stats.retries.max(stats_before_stop.retries);
 
     // Stop everything by pid.
-    let mut router_process = router_process;
-    let _ = router_process.signal(Signal::SIGTERM);
-    let _ = router_process.wait_exit(Duration::from_secs(30));
-    for m in &mut members {
-        let _ = m.process.signal(Signal::SIGTERM);
-        let _ = m.process.wait_exit(Duration::from_secs(30));
-    }
+    let labels: BTreeMap<String, String> = stats
+        .per_instance
+        .keys()
+        .map(|id| (id.clone(), cluster.label(id).to_owned()))
+        .collect();
+    cluster.stop(&mut members);
     etcd.stop();
 
     // The table.
@@ -415,17 +283,13 @@ fn drive(options: Options) -> Result<i32, DemoError> {
         }
         client_errors += errs;
         let retried = retries_at[i + 1].saturating_sub(retries_at[i]);
-        if i == 2 && sent == 0 {
-            println!("{name:<18} {drain_note}");
-            continue;
-        }
         println!("{name:<18} {sent:>8} {done:>10} {retried:>8} {lost:>6} {crash:>14} {errs:>14}");
     }
     println!();
     println!("per worker share (requests admitted):");
     let total: u64 = stats.per_instance.values().sum();
     for (id, n) in &stats.per_instance {
-        let label = cluster.labels.get(id).map_or("?", String::as_str);
+        let label = labels.get(id).map_or("?", String::as_str);
         let share = if total == 0 {
             0.0
         } else {
@@ -437,6 +301,18 @@ fn drive(options: Options) -> Result<i32, DemoError> {
     for (label, d) in &stop_choosing {
         println!("  {label:<4} {:.1} ms", d.as_secs_f64() * 1e3);
     }
+    println!(
+        "drain of {}: router stopped choosing it after {:.1} ms, drained (POST /drain 200) after {:.1} ms, \
+admitted while out of rotation: {}; resume until the router listed its new id {}: {:.1} ms",
+        drain.label,
+        drain.stop_choosing.as_secs_f64() * 1e3,
+        drain.drained.as_secs_f64() * 1e3,
+        drain
+            .admitted_while_out
+            .map_or_else(|| "unknown (no /stats)".to_owned(), |n| n.to_string()),
+        drain.new_id,
+        drain.back.as_secs_f64() * 1e3
+    );
     println!(
         "kill -9 of {victim_label} until the router dropped it: {:.0} ms (lease TTL 2 s); in flight at the kill: {in_flight_at_kill}",
         kill_dropped.as_secs_f64() * 1e3
@@ -453,7 +329,7 @@ fn drive(options: Options) -> Result<i32, DemoError> {
     for e in &errors {
         println!("client error: {e}");
     }
-    let ok = lost_outside_kill == 0 && client_errors == 0;
+    let ok = lost_outside_kill == 0 && client_errors == 0 && drain.admitted_while_out == Some(0);
     println!(
         "verdict: {} (lost outside kill -9: {lost_outside_kill}, client errors: {client_errors})",
         if ok { "PASS" } else { "FAIL" }
