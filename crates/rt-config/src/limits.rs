@@ -58,6 +58,11 @@ pub const DEFAULT_HTTP_WRITE_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_HTTP_SHUTDOWN_GRACE_SECS: u64 = 5;
 /// Default `Retry-After`, in seconds, of the 503 answers of an HTTP server's drain.
 pub const DEFAULT_HTTP_RETRY_AFTER_SECS: u64 = 1;
+/// Default `http_drain_linger_ms`: 0, the listener closes as soon as nothing admitted is in
+/// flight.
+pub const DEFAULT_HTTP_DRAIN_LINGER_MS: u64 = 0;
+/// Longest `http_drain_linger_ms`: 60 s.
+pub const MAX_HTTP_DRAIN_LINGER_MS: u64 = 60_000;
 /// Largest allowed HTTP timeout or grace (and `Retry-After`): one hour, in seconds.
 pub const MAX_HTTP_TIMEOUT_SECS: u64 = 3_600;
 /// Default limit of open HTTP connections.

@@ -366,6 +366,18 @@ macro_rules! key_table {
                 setter: u64,
                 about: "HTTP edge: the Retry-After of the 503 answers during the drain.",
             }
+            /// In milliseconds. Default
+            /// [`DEFAULT_HTTP_DRAIN_LINGER_MS`](crate::DEFAULT_HTTP_DRAIN_LINGER_MS) (0), at most
+            /// [`MAX_HTTP_DRAIN_LINGER_MS`](crate::MAX_HTTP_DRAIN_LINGER_MS).
+            http_drain_linger_ms: u64 {
+                env: "DYN_HTTP_DRAIN_LINGER_MS",
+                ty: "integer (milliseconds)",
+                default: DEFAULT_HTTP_DRAIN_LINGER_MS,
+                rule: range(0, MAX_HTTP_DRAIN_LINGER_MS),
+                parse: number,
+                setter: u64,
+                about: "HTTP edge: the least time the listener stays open (answering 503) after the drain started.",
+            }
             /// `memory` (default): in-process, no server; `static`: the fixed list of
             /// `discovery_static`; `etcd`: a real etcd (crate `rt-discovery`, feature `etcd`).
             discovery_backend: String {

@@ -47,6 +47,10 @@ pub const DEFAULT_MAX_HEADER_BYTES: usize = config::DEFAULT_HTTP_MAX_HEADER_BYTE
 /// [`DEFAULT_HTTP_RETRY_AFTER_SECS`](config::DEFAULT_HTTP_RETRY_AFTER_SECS).
 pub const DEFAULT_RETRY_AFTER: Duration =
     Duration::from_secs(config::DEFAULT_HTTP_RETRY_AFTER_SECS);
+/// Default [`ServeOptions::drain_linger`]:
+/// [`DEFAULT_HTTP_DRAIN_LINGER_MS`](config::DEFAULT_HTTP_DRAIN_LINGER_MS) (none).
+pub const DEFAULT_DRAIN_LINGER: Duration =
+    Duration::from_millis(config::DEFAULT_HTTP_DRAIN_LINGER_MS);
 
 /// The largest accepted [`ServeOptions::max_header_bytes`] (hyper's read buffer must hold the
 /// whole head): [`MAX_HTTP_HEADER_BYTES`](config::MAX_HTTP_HEADER_BYTES).
@@ -77,6 +81,7 @@ static DURATION_ALLOWED: LazyLock<String> = LazyLock::new(|| {
 /// | [`max_body_bytes`](Self::max_body_bytes) | `DYN_HTTP_MAX_BODY_BYTES` | 2 MiB | request body; more is 413 |
 /// | [`max_header_bytes`](Self::max_header_bytes) | `DYN_HTTP_MAX_HEADER_BYTES` | 64 KiB | request line and headers; more is 431 |
 /// | [`retry_after`](Self::retry_after) | `DYN_HTTP_RETRY_AFTER_SECS` | 1 s | the `Retry-After` of a 503 during the drain (whole seconds, at least 1) |
+/// | [`drain_linger`](Self::drain_linger) | `DYN_HTTP_DRAIN_LINGER_MS` | 0 | the least time the listener stays open after the drain started (at most 60 s) |
 /// | [`request_ids`](Self::request_ids) | (none) | on | a request id per request (`x-request-id` in and out) and a span carrying it |
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -99,6 +104,11 @@ pub struct ServeOptions {
     pub max_header_bytes: usize,
     /// `Retry-After` on the 503 answers of the drain.
     pub retry_after: Duration,
+    /// Once the drain has started, the least time the listener stays open (answering 503)
+    /// even when nothing admitted is in flight: the time routers need to learn of the drain
+    /// (through discovery) and stop connecting, so that no new connection is refused while
+    /// one of them still sends here. Zero: close as soon as nothing admitted is in flight.
+    pub drain_linger: Duration,
     /// Whether [`serve`](crate::serve) records each request's outcome, duration and bytes in
     /// its endpoint's metrics (`dyn_runtime_endpoint_*`; on by default). Refusals are counted
     /// either way. Off only to measure what they cost.
@@ -123,6 +133,7 @@ impl Default for ServeOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             retry_after: DEFAULT_RETRY_AFTER,
+            drain_linger: DEFAULT_DRAIN_LINGER,
             endpoint_metrics: true,
             request_ids: true,
         }
@@ -178,6 +189,12 @@ impl ServeOptions {
         self
     }
 
+    /// Sets [`drain_linger`](Self::drain_linger).
+    pub fn with_drain_linger(mut self, value: Duration) -> Self {
+        self.drain_linger = value;
+        self
+    }
+
     /// Sets [`retry_after`](Self::retry_after).
     pub fn with_retry_after(mut self, value: Duration) -> Self {
         self.retry_after = value;
@@ -225,6 +242,7 @@ impl ServeOptions {
             max_body_bytes: config.http_max_body_bytes,
             max_header_bytes: config.http_max_header_bytes,
             retry_after: Duration::from_secs(config.http_retry_after_secs),
+            drain_linger: Duration::from_millis(config.http_drain_linger_ms),
             endpoint_metrics: true,
             request_ids: true,
         }
@@ -309,6 +327,12 @@ impl ServeOptions {
                     config::MIN_HTTP_HEADER_BYTES as u64,
                     config::MAX_HTTP_HEADER_BYTES as u64,
                 ),
+            ),
+            (
+                "drain_linger",
+                "http_drain_linger_ms",
+                u64::try_from(self.drain_linger.as_millis()).unwrap_or(u64::MAX),
+                (0, config::MAX_HTTP_DRAIN_LINGER_MS),
             ),
         ];
         for (option, key, value, (min, max)) in counts {

@@ -214,8 +214,8 @@ impl fmt::Debug for Server {
 }
 
 /// The server's life: accept; on the drain's start keep accepting (new requests get 503)
-/// until no admitted request is in flight; then close the listener and wait for every
-/// connection, each bounded by the shutdown grace.
+/// until no admitted request is in flight and the drain linger has passed; then close the
+/// listener and wait for every connection, each bounded by the shutdown grace.
 async fn run(
     shared: Arc<Shared>,
     gate: Arc<Gate>,
@@ -235,12 +235,17 @@ async fn run(
     let drained = async {
         gate.draining().await;
         shared.start_draining();
+        let linger_until = tokio::time::Instant::now() + shared.options.drain_linger;
         tracing::info!(
             ?addr,
             in_flight = gate.in_flight(),
             "HTTP drain started: new requests get 503, admitted requests finish"
         );
         gate.drained().await;
+        // Routers learn of the drain through discovery a few milliseconds after it started:
+        // until then they may still connect here, and a connection left in the accept queue
+        // when the listener closes is refused with a reset they cannot tell from a crash.
+        tokio::time::sleep_until(linger_until).await;
     };
     tokio::pin!(drained);
     loop {

@@ -161,3 +161,37 @@ fn serve_until_drains_on_its_token() {
             .expect("stops");
     });
 }
+
+/// With a drain linger, the listener stays open after the drain started although nothing is
+/// in flight: a client that connects within it gets the drain's 503 (which a router retries
+/// elsewhere), not a refused or reset connection. Without one, the listener closes at once.
+#[test]
+fn the_drain_linger_keeps_the_listener_answering_503() {
+    let runtime = runtime();
+    runtime.primary().block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let stop = tokio_util::sync::CancellationToken::new();
+        let options = ServeOptions::default().with_drain_linger(Duration::from_millis(400));
+        let server =
+            rt_http::serve_until(stop.clone(), listener, router(), options).expect("serve");
+        let addr = server.local_addr();
+        stop.cancel();
+        wait_until("the drain to start", || server.is_draining()).await;
+        // Nothing in flight, yet the listener is still open within the linger.
+        let answer = request(addr, get_request("/work/0"))
+            .await
+            .expect("an answer within the linger");
+        assert_eq!(answer.status, 503);
+        assert_eq!(answer.header("connection").as_deref(), Some("close"));
+        assert!(!server.is_stopped(), "stopped before the linger ended");
+        tokio::time::timeout(Duration::from_secs(5), server.stopped())
+            .await
+            .expect("stops after the linger");
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "the listener is closed after the linger"
+        );
+    });
+}
