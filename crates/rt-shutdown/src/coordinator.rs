@@ -236,19 +236,8 @@ impl ShutdownCoordinator {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let name = name.into();
-        let mut list = self
-            .inner
-            .teardowns
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match list.as_mut() {
-            Some(list) => {
-                list.push((name, boxed(task)));
-                Ok(())
-            }
-            None => Err(ShutdownError::TeardownTooLate { name }),
-        }
+        push_task(&self.inner.teardowns, name.into(), boxed(task))
+            .map_err(|name| ShutdownError::TeardownTooLate { name })
     }
 
     /// Registers a step of phase 1 that runs beside the drain: leaving a service registry,
@@ -310,19 +299,8 @@ impl ShutdownCoordinator {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let name = name.into();
-        let mut list = self
-            .inner
-            .drain_steps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match list.as_mut() {
-            Some(list) => {
-                list.push((name, boxed(step)));
-                Ok(())
-            }
-            None => Err(ShutdownError::DrainStepTooLate { name }),
-        }
+        push_task(&self.inner.drain_steps, name.into(), boxed(step))
+            .map_err(|name| ShutdownError::DrainStepTooLate { name })
     }
 
     /// Closes `in_flight` in phase 1 of the shutdown, synchronously with the request: before
@@ -838,4 +816,20 @@ fn take_drain_steps(inner: &Inner) -> Vec<DrainStep> {
         }
     }
     steps
+}
+
+/// Adds a named task to a phase's list, unless the phase has taken the list (it started):
+/// then the name comes back for the caller's error.
+fn push_task(
+    list: &Mutex<Option<Vec<(String, TaskFn)>>>,
+    name: String,
+    task: TaskFn,
+) -> Result<(), String> {
+    match list.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+        Some(list) => {
+            list.push((name, task));
+            Ok(())
+        }
+        None => Err(name),
+    }
 }
