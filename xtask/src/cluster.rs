@@ -7,19 +7,11 @@
 
 use std::process::Command;
 
-use crate::{cargo, setup, target_dir, workspace_root};
+use crate::{build_release, setup};
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     setup::ensure()?;
-    let status = cargo()
-        .args(["build", "--release", "-p", "rt-demo", "--features", "etcd"])
-        .current_dir(workspace_root())
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("`cargo build --release -p rt-demo --features etcd` failed".to_owned());
-    }
-    let bin = target_dir().join("release");
+    let bin = build_release(&["-p", "rt-demo", "--features", "etcd"])?;
     let driver = bin.join("demo-cluster");
     let etcd = std::env::var("RT_ETCD_BIN").unwrap_or_else(|_| "etcd".to_owned());
     let status = Command::new(&driver)

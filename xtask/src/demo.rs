@@ -8,18 +8,10 @@
 
 use std::process::Command;
 
-use crate::{cargo, target_dir, workspace_root};
+use crate::build_release;
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let status = cargo()
-        .args(["build", "--release", "-p", "rt-demo"])
-        .current_dir(workspace_root())
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("`cargo build --release -p rt-demo` failed".to_owned());
-    }
-    let bin = target_dir().join("release");
+    let bin = build_release(&["-p", "rt-demo"])?;
     let driver = bin.join("demo-driver");
     let service = bin.join("demo-service");
     let status = Command::new(&driver)

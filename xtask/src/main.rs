@@ -88,3 +88,18 @@ pub(crate) fn target_dir() -> std::path::PathBuf {
         })
         .unwrap_or_else(|| workspace_root().join("target"))
 }
+
+/// Runs `cargo build --release ARGS` in the workspace and returns the folder of the release
+/// binaries.
+pub(crate) fn build_release(args: &[&str]) -> Result<std::path::PathBuf, String> {
+    let status = cargo()
+        .args(["build", "--release"])
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("`cargo build --release {}` failed", args.join(" ")));
+    }
+    Ok(target_dir().join("release"))
+}
