@@ -2,17 +2,18 @@
 //! cost the HTTP edge.
 //!
 //! Cases (a plain `main`, like the `http` bench: a throughput run is one long measurement):
-//! * metrics on vs off - two `rt_http::serve` servers on one owned `rt_core::Runtime` (2
-//!   workers, no compute pool), the same router (`GET /` answered `hello`), one with
-//!   [`ServeOptions::endpoint_metrics`] on (every request's outcome, duration histogram and
-//!   bytes recorded in its endpoint's `dyn_runtime_endpoint_*` series), one with it off. The
+//! * metrics and request ids on vs off - two `rt_http::serve` servers on one owned
+//!   `rt_core::Runtime` (2 workers, no compute pool), the same router (`GET /` answered
+//!   `hello`), one with [`ServeOptions::endpoint_metrics`] and [`ServeOptions::request_ids`]
+//!   on (every request's outcome, duration histogram and bytes recorded in its endpoint's
+//!   `dyn_runtime_endpoint_*` series; its request id taken or made, returned, and its span
+//!   opened), one with both off. The
 //!   load generator (`rt_benches::load`, its own 2-worker tokio runtime, [`CONNECTIONS`]
 //!   keep-alive connections with one request at a time each) measures each for the same time
 //!   per round, the order alternating round by round. Reported: the medians over the rounds
 //!   of the requests per second of each, of each round's ratio `on / off` (target >= 0.97),
 //!   and of the server CPU time per request (`rt-primary-*` threads, the scheduler's own
-//!   counters) of each. Request-id spans are not part of this branch's edge: they are not
-//!   switched here.
+//!   counters) of each.
 //! * a JSON log line per request - the metrics-on server, whose handler writes one `info`
 //!   event per request, under a global `tracing-subscriber` (JSON lines, one `write` to
 //!   `/dev/null` per line), with the filter reloaded between `off` and `info` round by round.
@@ -147,7 +148,9 @@ fn main() {
             "metrics-off",
             listener,
             router,
-            ServeOptions::default().with_endpoint_metrics(false),
+            ServeOptions::default()
+                .with_endpoint_metrics(false)
+                .with_request_ids(false),
         )
         .expect("serve");
         (on, off)
