@@ -173,12 +173,19 @@ impl Discovery {
             h.set(ComponentState::Stopped);
         });
 
-        Ok(Self {
+        let discovery = Self {
             shared,
             clients: Arc::new(Mutex::new(HashMap::new())),
             primary,
             health,
-        })
+        };
+        // On the runtime's `/metrics`: lease renewals, lateness, losses, resyncs, instances.
+        let reader = discovery.clone();
+        if let Err(error) = DiscoveryMetrics::register(runtime.metrics(), move || reader.metrics())
+        {
+            tracing::debug!(%error, "discovery metrics already shown for this runtime (another Discovery)");
+        }
+        Ok(discovery)
     }
 
     /// This process's instance id (under etcd, its lease id); it changes after a

@@ -258,6 +258,35 @@ async fn discovery_is_a_component_of_the_registry() {
     );
 }
 
+/// Discovery's counters and instance counts are on the runtime's `/metrics` without any
+/// wiring by the application: the registration, and the watch of an endpoint with one instance.
+#[tokio::test(start_paused = true)]
+async fn discovery_metrics_are_on_the_runtime_registry() {
+    let store = MemoryBackend::new();
+    let rt = common::runtime_here();
+    let d = discovery(&rt, &store).await;
+    let _second = discovery(&rt, &store).await; // shown once: no error, no duplicate family
+    let _registration = d.register(ep("generate"), http(8080)).await.unwrap();
+    let client = d.client(ep("generate"));
+    timeout(Duration::from_secs(5), client.wait_for_instances())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = rt.metrics().render().unwrap();
+    assert!(
+        text.contains("dyn_discovery_lease_renewals_total"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("# TYPE dyn_discovery_lease_renewals counter")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("dyn_discovery_instances{"), "{text}");
+    rt.shutdown_and_wait(Some(Duration::from_secs(60))).await;
+}
+
 #[test]
 fn settings_are_checked_like_every_other_key() {
     let env = |_: &str| None;
