@@ -49,8 +49,10 @@
 //!     // SIGTERM (here: shutdown()): phase 1 deletes the key before the drain.
 //!     let report = runtime.shutdown_and_wait(Some(Duration::from_secs(10))).await;
 //!     assert!(report.is_clean(), "{report}");
+//!     // Phase 3 closes the watch (on the secondary runtime): the last list is kept, closed.
+//!     let mut watch = client.subscribe();
+//!     tokio::time::timeout(Duration::from_secs(5), watch.wait_for(|i| i.is_closed())).await??;
 //!     assert!(client.instances().list().is_empty());
-//!     assert!(client.instances().is_closed());
 //!     assert_eq!(discovery.state(), LeaseState::Closed);
 //!     Ok::<_, Box<dyn std::error::Error>>(())
 //! })?;
