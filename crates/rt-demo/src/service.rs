@@ -172,7 +172,12 @@ async fn app(runtime: Runtime, counters: Arc<Counters>) -> Result<(), BoxError> 
         .fallback(not_found)
         .with_state(app);
     // The HTTP timeouts and limits: the `DYN_HTTP_*` keys of the configuration.
-    let options = ServeOptions::from_config(&config);
+    let mut options = ServeOptions::from_config(&config);
+    if registers(&config) {
+        // Routers reach it through discovery: they get the drain's 503 until they have seen
+        // the deregistration.
+        options = rt_discovery::routed_serve_options(options);
+    }
     let server = match rt_http::serve(&runtime, ENDPOINT_NAME, listener, router, options) {
         Ok(server) => server,
         // Asked to stop before serving anything: nothing to drain.
@@ -195,6 +200,11 @@ async fn app(runtime: Runtime, counters: Arc<Counters>) -> Result<(), BoxError> 
     Ok(())
 }
 
+/// Whether the service registers in discovery: any backend but the in-process `memory`.
+fn registers(config: &RuntimeConfig) -> bool {
+    config.discovery_backend.trim() != "memory"
+}
+
 /// The request plane's path of the demo endpoint: `/v1/rpc/work`.
 fn rpc_path() -> String {
     format!("{}{}", rt_discovery::RPC_PATH_PREFIX, DEMO_ENDPOINT.2)
@@ -207,7 +217,7 @@ async fn register(
     runtime: &Runtime,
     addr: std::net::SocketAddr,
 ) -> Result<Option<(Discovery, Registration)>, BoxError> {
-    if runtime.config().discovery_backend.trim() == "memory" {
+    if !registers(runtime.config()) {
         return Ok(None);
     }
     let discovery = Discovery::from_config(runtime).await?;

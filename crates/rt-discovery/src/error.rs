@@ -187,7 +187,8 @@ pub enum DiscoveryError {
     /// admitted, so it was not sent to another instance.
     #[error(
         "{endpoint}: the request to instance {instance:x} ({address}) failed after it was sent \
-         ({source}); it may have run, so it was not sent to another instance"
+         ({cause}); it may have run, so it was not sent to another instance",
+        cause = source_chain(&**.source)
     )]
     Upstream {
         /// The endpoint, `namespace/component/endpoint`.
@@ -230,4 +231,17 @@ pub enum DiscoveryError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// An error and its sources, `: `-separated: hyper-util's errors show only their kind
+/// (`client error (SendRequest)`), the cause is in the chain.
+pub(crate) fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

@@ -104,7 +104,9 @@ pub use instance::{Instance, InstanceId, Transport};
 pub use key::KeyLayout;
 pub use memory::MemoryBackend;
 pub use metrics::DiscoveryMetrics;
-pub use plane::{RequestPlane, RequestPlaneServer, PLANE_DRAIN_LINGER, RPC_SERVER_NAME};
+pub use plane::{
+    routed_serve_options, RequestPlane, RequestPlaneServer, PLANE_DRAIN_LINGER, RPC_SERVER_NAME,
+};
 pub use registration::Registration;
 pub use reply::Reply;
 pub use router::{Router, RouterMetrics, RouterMode};

@@ -27,6 +27,26 @@ use crate::wire::{rpc_path, REQUEST_ID_HEADER};
 /// etcd (measured p99: 6 ms).
 pub const PLANE_DRAIN_LINGER: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// `options` for a server whose routes are published in discovery for routers: its
+/// [`drain_linger`](ServeOptions::drain_linger) raised to at least [`PLANE_DRAIN_LINGER`], so
+/// that routers that have not seen the deregistration yet get a 503 (and send elsewhere)
+/// rather than a closed port. [`RequestPlane::serve`] applies it; apply it to a server of your
+/// own that serves a request-plane route.
+///
+/// ```
+/// use std::time::Duration;
+/// use rt_http::ServeOptions;
+///
+/// let options = rt_discovery::routed_serve_options(ServeOptions::default());
+/// assert_eq!(options.drain_linger, rt_discovery::PLANE_DRAIN_LINGER);
+/// let longer = ServeOptions::default().with_drain_linger(Duration::from_secs(2));
+/// assert_eq!(rt_discovery::routed_serve_options(longer).drain_linger, Duration::from_secs(2));
+/// ```
+pub fn routed_serve_options(options: ServeOptions) -> ServeOptions {
+    let linger = options.drain_linger.max(PLANE_DRAIN_LINGER);
+    options.with_drain_linger(linger)
+}
+
 /// The default name of the request plane's HTTP endpoint in the runtime (the shutdown report
 /// names it `endpoint rpc` if it is still busy at the deadline).
 pub const RPC_SERVER_NAME: &str = "rpc";
@@ -147,9 +167,13 @@ impl RequestPlane {
         let router = axum::Router::new()
             .route("/v1/rpc/{endpoint}", post(call))
             .with_state(Arc::new(table));
-        let linger = options.drain_linger.max(PLANE_DRAIN_LINGER);
-        let options = options.with_drain_linger(linger);
-        let server = rt_http::serve(runtime, self.name, listener, router, options)?;
+        let server = rt_http::serve(
+            runtime,
+            self.name,
+            listener,
+            router,
+            routed_serve_options(options),
+        )?;
         let mut registrations = Vec::with_capacity(endpoints.len());
         for endpoint in endpoints {
             let registered = match discovery

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use crate::client::InstanceClient;
 use crate::discovery::Discovery;
 use crate::endpoint_id::EndpointId;
-use crate::error::DiscoveryError;
+use crate::error::{source_chain, DiscoveryError};
 use crate::instance::{Instance, InstanceId, Transport};
 use crate::reply::Reply;
 use crate::router_settings::RouterSettings;
@@ -488,16 +488,4 @@ impl Inner {
             Ok(Ok(response)) => Ok(Attempt::Admitted(response)),
         }
     }
-}
-
-/// An error and its sources, `: `-separated (hyper-util's connect error hides the cause).
-fn source_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

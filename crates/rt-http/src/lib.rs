@@ -16,9 +16,11 @@
 //!   is answered `503 Service Unavailable` with `Connection: close` and `Retry-After`. Every
 //!   answer written during the drain carries `Connection: close`.
 //! - The listener stays open through the drain, answering 503, until no admitted request is in
-//!   flight. Then, in this order: the listener is closed (connections still in the kernel's
-//!   accept queue were never accepted), every accepted connection is finished, and only then
-//!   does the server (and so the endpoint) end.
+//!   flight (and the [drain linger](ServeOptions::drain_linger) has passed). Then, in this
+//!   order: the connections the kernel completed and left in the accept queue are taken (they
+//!   get the 503 rather than the reset that closing the listener over them would send), the
+//!   listener is closed, every accepted connection is finished, and only then does the server
+//!   (and so the endpoint) end.
 //! - A connection without a complete request once the drain has started (accepted, part of
 //!   a head received, or kept alive between requests) gets the
 //!   [shutdown grace](ServeOptions::shutdown_grace) (5 s), counted from the drain's start or

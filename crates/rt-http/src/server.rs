@@ -232,6 +232,19 @@ async fn run(
         .header_read_timeout(None)
         .max_header_size(shared.options.max_header_bytes);
     let addr = listener.local_addr().ok();
+    let service = || {
+        bump(&shared.metrics.connections_accepted);
+        shared
+            .metrics
+            .connections_open
+            .fetch_add(1, Ordering::Relaxed);
+        ConnService {
+            router: router.clone(),
+            shared: Arc::clone(&shared),
+            conn: Arc::new(ConnState::new()),
+            gate: Arc::clone(&gate),
+        }
+    };
     let drained = async {
         gate.draining().await;
         shared.start_draining();
@@ -243,9 +256,10 @@ async fn run(
         );
         gate.drained().await;
         // Routers learn of the drain through discovery a few milliseconds after it started:
-        // until then they may still connect here, and a connection left in the accept queue
-        // when the listener closes is refused with a reset they cannot tell from a crash.
-        tokio::time::sleep_until(linger_until).await;
+        // until then they may still connect here, and get the 503 rather than a closed port.
+        if !shared.options.drain_linger.is_zero() {
+            tokio::time::sleep_until(linger_until).await;
+        }
     };
     tokio::pin!(drained);
     loop {
@@ -257,20 +271,28 @@ async fn run(
             }
             accepted = accept(&listener, &permits, &shared, &paused_logged) => {
                 let (stream, permit) = accepted;
-                bump(&shared.metrics.connections_accepted);
-                shared.metrics.connections_open.fetch_add(1, Ordering::Relaxed);
-                let service = ConnService {
-                    router: router.clone(),
-                    shared: Arc::clone(&shared),
-                    conn: Arc::new(ConnState::new()),
-                    gate: Arc::clone(&gate),
-                };
-                connections.spawn(connection(stream, permit, http.clone(), service));
+                connections.spawn(connection(stream, permit, http.clone(), service()));
             }
         }
     }
-    // Stop accepting first: connections still in the accept queue were never accepted.
-    drop(listener);
+    // Closing the listener resets the connections the kernel completed and nobody accepted:
+    // a client cannot tell that from a crash. Take them (they get the 503), then close.
+    let mut queued = 0_usize;
+    match listener.into_std() {
+        Ok(listener) => {
+            while let Some((stream, permit)) = accept_queued(&listener, &permits) {
+                queued += 1;
+                connections.spawn(connection(stream, permit, http.clone(), service()));
+            }
+        }
+        Err(error) => tracing::debug!(%error, "HTTP drain: the accept queue could not be read"),
+    }
+    if queued > 0 {
+        tracing::debug!(
+            queued,
+            "HTTP drain: answered the connections left in the accept queue"
+        );
+    }
     tracing::info!(
         open = connections.len(),
         grace = ?shared.options.shutdown_grace,
@@ -324,6 +346,29 @@ async fn accept(
                 tracing::warn!(%error, "accepting an HTTP connection failed; retrying");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
+        }
+    }
+}
+
+/// A connection already completed by the kernel, if any, under the connection limit; never
+/// waits. Asks the socket itself (an `accept` that fails with `WouldBlock` when the queue is
+/// empty) rather than tokio's readiness, which may not have seen the latest arrivals yet.
+/// (Beyond the limit the rest are left to the close, as they would have waited anyway.)
+fn accept_queued(
+    listener: &std::net::TcpListener,
+    permits: &Arc<Semaphore>,
+) -> Option<(TcpStream, OwnedSemaphorePermit)> {
+    let permit = Arc::clone(permits).try_acquire_owned().ok()?;
+    let accepted = listener.accept().and_then(|(stream, _peer)| {
+        stream.set_nonblocking(true)?;
+        TcpStream::from_std(stream)
+    });
+    match accepted {
+        Ok(stream) => Some((stream, permit)),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => None,
+        Err(error) => {
+            tracing::debug!(%error, "accepting a queued HTTP connection failed");
+            None
         }
     }
 }

@@ -195,3 +195,51 @@ fn the_drain_linger_keeps_the_listener_answering_503() {
         );
     });
 }
+
+/// Connections the kernel completed before the listener closed, which the accept loop never
+/// took (the server task is not polled between the connects and the stop), are answered 503
+/// rather than reset: a router cannot tell a reset from a crash, so it would report the
+/// request as failed instead of sending it elsewhere.
+#[test]
+fn connections_left_in_the_accept_queue_get_the_503() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let stop = tokio_util::sync::CancellationToken::new();
+        // No linger: the listener closes as soon as the drain starts.
+        let server =
+            rt_http::serve_until(stop.clone(), listener, router(), ServeOptions::default())
+                .expect("serve");
+        let addr = server.local_addr();
+        // Blocking connects and writes: this task does not yield, so the server's task (on
+        // this single-threaded runtime) has not run and the connections sit in the queue.
+        let queued: Vec<std::net::TcpStream> = (0..3)
+            .map(|_| {
+                let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+                std::io::Write::write_all(&mut stream, get_request("/health").as_bytes())
+                    .expect("send");
+                stream
+            })
+            .collect();
+        stop.cancel();
+        for stream in queued {
+            stream.set_nonblocking(true).expect("nonblocking");
+            let mut stream = TcpStream::from_std(stream).expect("tokio stream");
+            let answer = common::read_answer(&mut stream)
+                .await
+                .expect("an answer, not a reset");
+            assert_eq!(answer.status, 503, "{answer:?}");
+        }
+        tokio::time::timeout(Duration::from_secs(15), server.stopped())
+            .await
+            .expect("the server stops");
+        let metrics = server.metrics();
+        assert_eq!(metrics.connections_accepted, 3);
+        assert_eq!(metrics.requests_admitted, 0);
+    });
+}
