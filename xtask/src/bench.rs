@@ -263,6 +263,8 @@ fn num(v: &Summary, section: &str, key: &str) -> Option<f64> {
 fn dur(ns: f64) -> String {
     if !ns.is_finite() {
         "-".into()
+    } else if ns < 0.0 {
+        format!("-{}", dur(-ns))
     } else if ns >= 1e6 {
         format!("{:.2} ms", ns / 1e6)
     } else if ns >= 1e3 {
@@ -349,9 +351,10 @@ fn print_table(v: &Summary, fresh: &[String]) {
     print_shutdown(v);
     print_http(v);
     print_observability(v);
+    print_router(v);
     print_discovery(v);
     // Sections this command has no layout for: key = value.
-    const KNOWN: [&str; 9] = [
+    const KNOWN: [&str; 10] = [
         "bridge",
         "large_job",
         "parallel_map",
@@ -360,6 +363,7 @@ fn print_table(v: &Summary, fresh: &[String]) {
         "shutdown",
         "http",
         "observability",
+        "router",
         DISCOVERY,
     ];
     for (name, body) in v.0.iter().filter(|(n, _)| !KNOWN.contains(&n.as_str())) {
@@ -579,6 +583,65 @@ fn print_observability(v: &Summary) {
     println!(
         "  target: throughput with metrics and request ids >= 0.97x without: {}",
         ratio.map_or("-", |r| verdict(r >= 0.97))
+    );
+}
+
+fn print_router(v: &Summary) {
+    if v.get("router").is_none() {
+        return;
+    }
+    let get = |key: &str| num(v, "router", key).unwrap_or(f64::NAN);
+    println!(
+        "\nRouter: one request-plane worker, called through rt_discovery::Router vs directly \
+         (medians of {:.0} rounds; latency: one caller, {:.0} calls per round; throughput: {:.0} callers)",
+        get("rounds"),
+        get("calls_per_round"),
+        get("callers")
+    );
+    println!(
+        "  {:<44} {:>10} {:>10} {:>12} {:>10}",
+        "path", "p50", "p99", "calls/s", "ratio"
+    );
+    let rows = [
+        ("direct_", "direct POST (baseline)", None),
+        (
+            "library_",
+            "Router::send in the caller",
+            Some("library_ratio"),
+        ),
+        ("hop_direct_", "direct POST (baseline, hop rounds)", None),
+        (
+            "hop_",
+            "through a router process (gateway)",
+            Some("hop_ratio"),
+        ),
+    ];
+    for (prefix, label, ratio) in rows {
+        println!(
+            "  {label:<44} {:>10} {:>10} {:>12.0} {:>10}",
+            dur(get(&format!("{prefix}p50_ns"))),
+            dur(get(&format!("{prefix}p99_ns"))),
+            get(&format!("{prefix}rps")),
+            times(ratio.and_then(|k| num(v, "router", k)))
+        );
+    }
+    let added = get("library_added_p50_ns");
+    let ratio = num(v, "router", "library_ratio");
+    println!(
+        "  router adds {} at p50, {} at p99 (target <= 150 us at p50: {}); throughput {} direct \
+         (target >= 0.8x: {})",
+        dur(added),
+        dur(get("library_added_p99_ns")),
+        verdict(added <= 150e3),
+        times(ratio),
+        ratio.map_or("-", |r| verdict(r >= 0.8))
+    );
+    println!(
+        "  a router process in between adds {} at p50, {} at p99, throughput {} (no target: \
+         on one machine the hop's server and client share the cores with both ends)",
+        dur(get("hop_added_p50_ns")),
+        dur(get("hop_added_p99_ns")),
+        times(num(v, "router", "hop_ratio"))
     );
 }
 

@@ -26,6 +26,8 @@ enum ReadLimit {
     Header,
     Idle,
     Grace,
+    /// The listener closed while the connection was kept alive between requests.
+    Closed,
 }
 
 /// The socket of one connection, as hyper sees it.
@@ -58,6 +60,11 @@ impl ConnIo {
         let (phase, since) = self.conn.phase();
         let (mut deadline, mut limit) = match phase {
             Phase::Fresh | Phase::Head => (since + options.header_read_timeout, ReadLimit::Header),
+            // Every request on it was answered, and the drain's linger gave its client time
+            // to learn of the drain: nothing is owed to it.
+            Phase::Idle if self.shared.listener_closed.is_cancelled() => {
+                return Some((Instant::now(), ReadLimit::Closed, phase));
+            }
             Phase::Idle => (since + options.idle_timeout, ReadLimit::Idle),
             Phase::Busy => return None,
         };
@@ -75,7 +82,9 @@ impl ConnIo {
             self.read_sleep = None;
             return Poll::Pending;
         };
-        if arm(&mut self.read_sleep, deadline).poll(cx).is_pending() {
+        // `Closed` is due at once (its deadline is "now" at every poll: a timer would never
+        // catch up with it).
+        if limit != ReadLimit::Closed && arm(&mut self.read_sleep, deadline).poll(cx).is_pending() {
             return Poll::Pending;
         }
         self.read_sleep = None;
@@ -85,6 +94,7 @@ impl ConnIo {
             ReadLimit::Header => bump(&metrics.timeout_header),
             ReadLimit::Idle => bump(&metrics.timeout_idle),
             ReadLimit::Grace => bump(&metrics.timeout_grace),
+            ReadLimit::Closed => {}
         }
         if phase == Phase::Head {
             // Part of a request arrived: answer it before closing, best effort (the socket has

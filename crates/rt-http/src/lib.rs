@@ -27,7 +27,10 @@
 //!   from its accept (or last answer) if later, to send it: a request that arrives gets its
 //!   503; a connection holding part of a request head when the grace ends is answered a raw
 //!   503 and closed; one that sent nothing is closed (counted in
-//!   [`HttpMetrics::connections_closed_unanswered`]).
+//!   [`HttpMetrics::connections_closed_unanswered`]). Except: a kept-alive connection still
+//!   waiting for its next request when the listener closes is closed then (all its requests
+//!   were answered, and its client had the drain and its linger to send one), so that a
+//!   router's pooled connections do not hold a drained server for the grace.
 //! - A request whose client shut down its write side after sending it (half-close) is
 //!   answered.
 //! - No client can hold the shutdown longer than the grace: once the drain has started, a

@@ -287,6 +287,8 @@ async fn run(
         }
         Err(error) => tracing::debug!(%error, "HTTP drain: the accept queue could not be read"),
     }
+    // The listener is closed: kept-alive connections with no request close now.
+    shared.listener_closed.cancel();
     if queued > 0 {
         tracing::debug!(
             queued,
@@ -374,7 +376,8 @@ fn accept_queued(
 }
 
 /// One connection: hyper over the deadline-enforcing socket, polled again when the drain
-/// starts so that its deadlines are computed again (they shrink to the grace).
+/// starts and when the listener closes, so that its deadlines are computed again (they shrink
+/// to the grace, and to now for a kept-alive connection waiting for its next request).
 async fn connection(
     stream: TcpStream,
     permit: OwnedSemaphorePermit,
@@ -394,7 +397,7 @@ async fn connection(
     ));
     let conn = http.serve_connection(io, service);
     tokio::pin!(conn);
-    let mut saw_drain = false;
+    let (mut saw_drain, mut saw_close) = (false, false);
     loop {
         tokio::select! {
             biased;
@@ -405,6 +408,7 @@ async fn connection(
                 return;
             }
             () = shared.draining.cancelled(), if !saw_drain => saw_drain = true,
+            () = shared.listener_closed.cancelled(), if !saw_close => saw_close = true,
         }
     }
 }

@@ -21,6 +21,9 @@ pub(crate) struct Shared {
     /// The raw 503 written to a partial request when the shutdown grace ends.
     pub(crate) canned_503: String,
     drain_at: OnceLock<Instant>,
+    /// Cancelled when the listener has closed: kept-alive connections waiting for a next
+    /// request are closed then.
+    pub(crate) listener_closed: CancellationToken,
 }
 
 impl Shared {
@@ -36,6 +39,7 @@ impl Shared {
             metrics: Metrics::default(),
             draining: CancellationToken::new(),
             drain_at: OnceLock::new(),
+            listener_closed: CancellationToken::new(),
         }
     }
 

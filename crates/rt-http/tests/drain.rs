@@ -243,3 +243,48 @@ fn connections_left_in_the_accept_queue_get_the_503() {
         assert_eq!(metrics.requests_admitted, 0);
     });
 }
+
+/// A kept-alive connection waiting for its next request when the listener closes is closed
+/// then, not at the end of the shutdown grace: a router's pooled connections must not hold a
+/// drained worker for the grace.
+#[test]
+fn kept_alive_idle_connections_close_with_the_listener() {
+    let runtime = runtime();
+    let rt = runtime.clone();
+    runtime.primary().block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let options = ServeOptions::default().with_shutdown_grace(Duration::from_secs(30));
+        let server = rt_http::serve(&rt, "work", listener, router(), options).expect("serve");
+        let mut idle = TcpStream::connect(server.local_addr())
+            .await
+            .expect("connect");
+        idle.write_all(b"GET /health HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .expect("send");
+        let answer = common::read_answer(&mut idle).await.expect("an answer");
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.header("connection"), None, "kept alive: {answer:?}");
+        let started = std::time::Instant::now();
+        let report = tokio::time::timeout(Duration::from_secs(10), rt.shutdown_and_wait(None))
+            .await
+            .expect("the shutdown ends well within the 30 s grace");
+        assert!(report.is_clean(), "{report}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read_to_end(&mut idle, &mut rest),
+        )
+        .await
+        .expect("the connection was closed");
+        assert!(read.is_ok() && rest.is_empty(), "{read:?} {rest:?}");
+        assert!(server.is_stopped());
+        assert_eq!(server.metrics().connections_closed_unanswered, 0);
+    });
+}
