@@ -643,6 +643,20 @@ fn print_router(v: &Summary) {
         dur(get("hop_added_p99_ns")),
         times(num(v, "router", "hop_ratio"))
     );
+    if let Some(errors) = num(v, "router", "restart_errors") {
+        println!(
+            "  rolling restart of {:.0} workers under {:.0} callers: {:.0} sent, {:.0} completed, \
+             {errors:.0} errors ({:.0} lost after sending), {:.0} retried, {} (target: no error: {})",
+            get("restart_workers"),
+            get("restart_callers"),
+            get("restart_sent"),
+            get("restart_completed"),
+            get("restart_lost"),
+            get("restart_retries"),
+            dur(get("restart_ns")),
+            verdict(errors == 0.0 && get("restart_sent") > 0.0)
+        );
+    }
 }
 
 fn print_discovery(v: &Summary) {
