@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use rt_demo::client;
 use rt_demo::process::{Addresses, ServiceProcess};
-use rt_demo::protocol::{ErrorBody, ServiceStats, WorkRequest, WorkResponse};
+use rt_demo::protocol::{ErrorBody, WorkRequest, WorkResponse};
 
-/// Bound of every wait for something that should take well under a second.
-const EVENT: Duration = Duration::from_secs(30);
+mod common;
+
+use common::{stats, wait_until, EVENT};
 
 /// The service's shutdown grace for connections without a complete request: rt-http's
 /// default, which the service uses (`DYN_HTTP_SHUTDOWN_GRACE_SECS` is not set here).
@@ -44,52 +45,13 @@ fn raise_fd_limit() -> u64 {
     hard
 }
 
-fn service() -> ServiceProcess {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_demo-service"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("DYN_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("RUST_LOG", "info")
-        .env("DYN_HTTP_HOST", "127.0.0.1")
-        .env("DYN_HTTP_PORT", "0")
-        .env("DYN_SYSTEM_HOST", "127.0.0.1")
-        .env("DYN_SYSTEM_PORT", "0")
-        .env("DYN_RUNTIME_NUM_WORKER_THREADS", "2")
-        .env("DYN_COMPUTE_THREADS", "2")
-        .env("DYN_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT", "30")
-        // Room for the 10,000 connections of `many_in_flight_across_sigterm_lose_nothing`.
-        .env("DYN_HTTP_MAX_CONNECTIONS", "12000");
-    ServiceProcess::spawn(cmd).expect("start demo-service")
-}
-
-/// Starts the service and waits until `/health` says ready. Returns the status address too.
+/// Starts the service (with room for the 10,000 connections of
+/// `many_in_flight_across_sigterm_lose_nothing`) and waits until `/health` says ready.
+/// Returns the status address too.
 fn ready_service() -> (ServiceProcess, Addresses, SocketAddr) {
-    let svc = service();
-    let addrs = svc
-        .wait_for_addresses(EVENT)
-        .unwrap_or_else(|e| panic!("{e}\n{}", svc.output_text()));
+    let (svc, addrs) = common::ready_service(&[("DYN_HTTP_MAX_CONNECTIONS", "12000")]);
     let status = addrs.status.expect("status server address");
-    wait_until("/health to answer 200", || {
-        client::get(status, "/health", EVENT).is_ok_and(|r| r.status == 200)
-    });
     (svc, addrs, status)
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < EVENT, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn stats(http: SocketAddr) -> ServiceStats {
-    client::get(http, "/stats", EVENT)
-        .expect("GET /stats")
-        .json()
-        .expect("stats JSON")
 }
 
 fn work_request(cpu_ms: u64, wait_ms: u64) -> Vec<u8> {

@@ -5,68 +5,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is a test failure
 
 use std::net::{SocketAddr, TcpListener};
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use rt_demo::client;
-use rt_demo::process::{Addresses, ServiceProcess, Stream};
-use rt_demo::protocol::{ErrorBody, ServiceStats, WorkRequest, WorkResponse};
+use rt_demo::process::Stream;
+use rt_demo::protocol::{ErrorBody, WorkRequest, WorkResponse};
 use rt_demo::DemoError;
 
-/// Bound of every wait for something that should take well under a second.
-const EVENT: Duration = Duration::from_secs(30);
+mod common;
 
-fn service(env: &[(&str, &str)]) -> ServiceProcess {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_demo-service"));
-    // Only what the test says: no DYN_* from the environment running the tests.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("DYN_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("RUST_LOG", "info")
-        .env("DYN_HTTP_HOST", "127.0.0.1")
-        .env("DYN_HTTP_PORT", "0")
-        .env("DYN_SYSTEM_HOST", "127.0.0.1")
-        .env("DYN_SYSTEM_PORT", "0")
-        .env("DYN_RUNTIME_NUM_WORKER_THREADS", "2")
-        .env("DYN_COMPUTE_THREADS", "2")
-        .env("DYN_WORKER_GRACEFUL_SHUTDOWN_TIMEOUT", "30");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    ServiceProcess::spawn(cmd).expect("start demo-service")
-}
-
-/// Starts the service and waits until it is bound and `/health` says ready.
-fn ready_service(env: &[(&str, &str)]) -> (ServiceProcess, Addresses) {
-    let svc = service(env);
-    let addrs = svc
-        .wait_for_addresses(EVENT)
-        .unwrap_or_else(|e| panic!("{e}\n{}", svc.output_text()));
-    let status = addrs.status.expect("status server address");
-    wait_until("/health to answer 200", || {
-        client::get(status, "/health", EVENT).is_ok_and(|r| r.status == 200)
-    });
-    (svc, addrs)
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < EVENT, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn stats(http: SocketAddr) -> ServiceStats {
-    client::get(http, "/stats", EVENT)
-        .expect("GET /stats")
-        .json()
-        .expect("stats JSON")
-}
+use common::{ready_service, service, stats, wait_until, EVENT};
 
 fn work(http: SocketAddr, cpu_ms: u64, wait_ms: u64) -> Result<client::Response, DemoError> {
     let body = WorkRequest { cpu_ms, wait_ms }.to_json();
