@@ -75,6 +75,21 @@ pub fn append_jsonl(line: &str) -> std::io::Result<()> {
     writeln!(f, "{line}")
 }
 
+/// The runtime a bench's server runs on, standing for one process: 2 tokio workers, no
+/// compute pool, no event-loop stall probe (its periodic wake-ups would be measured too).
+///
+/// # Errors
+///
+/// The runtime cannot start (threads cannot be spawned).
+pub fn server_runtime() -> Result<rt_core::Runtime, rt_core::BoxError> {
+    let config = rt_core::config::RuntimeConfig::builder()
+        .num_worker_threads(2)
+        .compute_threads(0)
+        .stall_probe_interval_ms(0)
+        .build()?;
+    Ok(rt_core::Runtime::from_config(config)?)
+}
+
 /// Raises this process's soft `RLIMIT_NOFILE` to at least `min` open files (up to the hard
 /// limit, which an unprivileged process cannot raise); returns the soft limit now in force.
 ///

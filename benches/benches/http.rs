@@ -40,8 +40,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rt_benches::load::{connect, exchange, load, read_response, request, Segment};
 use rt_benches::{append_jsonl, json_line, percentile, quick, raise_nofile};
-use rt_core::config::RuntimeConfig;
-use rt_core::{CancellationToken, Runtime};
+use rt_core::CancellationToken;
 use rt_http::ServeOptions;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -77,12 +76,7 @@ impl Server {
 
 /// The throughput case: `(rt_http, axum)` segments of each round.
 fn throughput(rounds: usize, round: Duration, warm: Duration) -> Vec<(Segment, Segment)> {
-    let config = RuntimeConfig::builder()
-        .num_worker_threads(2)
-        .compute_threads(0)
-        .build()
-        .expect("small runtime config");
-    let runtime = Runtime::from_config(config).expect("owned runtime");
+    let runtime = rt_benches::server_runtime().expect("server runtime");
     let router = Router::new().route("/", get(|| async { "hello" }));
     let axum_stop = CancellationToken::new();
     let (ours, theirs, axum_task) = runtime.primary().block_on(async {

@@ -33,8 +33,6 @@ use axum::routing::get;
 use axum::Router;
 use rt_benches::load::{load, Segment};
 use rt_benches::{append_jsonl, json_line, percentile, quick};
-use rt_core::config::RuntimeConfig;
-use rt_core::Runtime;
 use rt_http::ServeOptions;
 use tokio::net::TcpListener;
 use tracing_subscriber::filter::LevelFilter;
@@ -118,13 +116,7 @@ fn main() {
         )
         .init();
 
-    let config = RuntimeConfig::builder()
-        .num_worker_threads(2)
-        .compute_threads(0)
-        .stall_probe_interval_ms(0)
-        .build()
-        .expect("small runtime config");
-    let runtime = Runtime::from_config(config).expect("owned runtime");
+    let runtime = rt_benches::server_runtime().expect("server runtime");
     let router = Router::new().route(
         "/",
         get(|| async {

@@ -70,17 +70,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     percentile(&mut v, 50.0)
 }
 
-/// An owned runtime standing for one process: 2 workers, no compute pool, no stall probe.
-fn process_runtime() -> Runtime {
-    let config = RuntimeConfig::builder()
-        .num_worker_threads(2)
-        .compute_threads(0)
-        .stall_probe_interval_ms(0)
-        .build()
-        .expect("small runtime config");
-    Runtime::from_config(config).expect("owned runtime")
-}
-
 /// The same pooled client the router uses.
 fn http_client() -> Http {
     let mut connector = HttpConnector::new();
@@ -306,7 +295,7 @@ fn rolling_restart(callers: &tokio::runtime::Runtime, caller_rt: &Runtime) -> Re
     let store = MemoryBackend::new();
     let mut fleet: Vec<(Runtime, Discovery, RequestPlaneServer)> = (0..RESTART_WORKERS)
         .map(|_| {
-            let runtime = process_runtime();
+            let runtime = rt_benches::server_runtime().expect("server runtime");
             let (discovery, plane) = worker(&runtime, &store);
             (runtime, discovery, plane)
         })
@@ -380,7 +369,7 @@ fn rolling_restart(callers: &tokio::runtime::Runtime, caller_rt: &Runtime) -> Re
         let old = plane.instance_id();
         stop_runtime(&runtime, "a restarted worker");
         drop((plane, discovery, runtime));
-        let runtime = process_runtime();
+        let runtime = rt_benches::server_runtime().expect("server runtime");
         let (discovery, plane) = worker(&runtime, &store);
         let new = plane.instance_id();
         callers.block_on(async {
@@ -477,10 +466,10 @@ fn main() {
         (20, 2000, Duration::from_millis(500), 3000)
     };
     let store = MemoryBackend::new();
-    let worker_rt = process_runtime();
+    let worker_rt = rt_benches::server_runtime().expect("server runtime");
     let (_worker_discovery, plane) = worker(&worker_rt, &store);
     let url = format!("http://{}{}", plane.server().local_addr(), "/v1/rpc/echo");
-    let gateway_rt = process_runtime();
+    let gateway_rt = rt_benches::server_runtime().expect("server runtime");
     let (_gateway_discovery, gateway_addr) = gateway(&gateway_rt, &store);
 
     let callers = tokio::runtime::Builder::new_multi_thread()

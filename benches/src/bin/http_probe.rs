@@ -21,8 +21,6 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use rt_core::config::RuntimeConfig;
-use rt_core::Runtime;
 use rt_http::ServeOptions;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -77,11 +75,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err(usage.into());
     }
     rt_benches::raise_nofile(u64::try_from(connections + FD_MARGIN)?)?;
-    let config = RuntimeConfig::builder()
-        .num_worker_threads(2)
-        .compute_threads(0)
-        .build()?;
-    let runtime = Runtime::from_config(config)?;
+    let runtime = rt_benches::server_runtime().map_err(|e| e.to_string())?;
     let rt = runtime.clone();
     runtime.primary().block_on(async move {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
