@@ -1,5 +1,6 @@
 //! Against a real etcd (feature `etcd`): the contract suite, registration seen by a watcher,
-//! the shutdown order, a crashed worker, etcd absent at start, etcd restarted under a worker.
+//! the shutdown order, a crashed worker, etcd absent at start, etcd restarted under a worker,
+//! routing through the request plane while etcd is down.
 //! Each test starts its own etcd (about 1 s; stopped by pid when the test ends). Without the
 //! `etcd` binary these tests print SKIPPED, except under CI (`CI` set) or with
 //! `RT_REQUIRE_ETCD=1`, where they fail.
@@ -19,7 +20,8 @@ use rt_core::shutdown::ShutdownPhase;
 use rt_core::Runtime;
 use rt_discovery::{
     Backend, Change, Discovery, DiscoveryError, DiscoverySettings, EndpointId, EtcdBackend,
-    LeaseState, Transport, DEREGISTER_STEP,
+    LeaseState, RequestPlane, Router, RouterSettings, RpcReply, RpcRequest, Transport,
+    DEREGISTER_STEP,
 };
 use tokio::time::{timeout, Instant};
 
@@ -482,4 +484,135 @@ async fn a_compaction_during_a_watch_is_resynced_with_removals() {
         let report = rt.shutdown_and_wait(Some(Duration::from_secs(30))).await;
         assert!(report.is_clean(), "{report}");
     }
+}
+
+/// Requests through `router` until `until`, at least one; every one must be answered 200.
+/// Returns how many were sent.
+async fn route_until(router: &Router, until: Instant, what: &str) -> u64 {
+    let mut sent = 0;
+    loop {
+        sent += 1;
+        let reply = timeout(
+            Duration::from_secs(10),
+            router.call(&serde_json::json!({"n": sent})),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{what}: request {sent} not answered within 10 s"))
+        .unwrap_or_else(|e| panic!("{what}: request {sent}: {e}"));
+        assert_eq!(reply.status(), 200, "{what}: request {sent}");
+        if Instant::now() >= until {
+            return sent;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// etcd stopped and started again under a worker and a router: the router keeps routing from
+/// its cached list while etcd is away (the worker is alive and serving, so no request may
+/// fail), and after it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_continues_from_the_cache_while_etcd_is_down() {
+    let Some(mut server) = EtcdServer::start() else {
+        return;
+    };
+    let url = server.url();
+    let prefix = unique_prefix("route-down");
+    let s = settings(&url, &prefix, 5);
+    let (worker_rt, router_rt) = (runtime_here(), runtime_here());
+    let worker = Discovery::with_backend(&worker_rt, backend(&s).await, s.clone())
+        .await
+        .unwrap();
+    let executed = Arc::new(AtomicU32::new(0));
+    let count = Arc::clone(&executed);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plane = RequestPlane::new()
+        .endpoint(ep(), move |request: RpcRequest| {
+            count.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(RpcReply::raw_json(request.body)) }
+        })
+        .unwrap()
+        .serve(
+            &worker_rt,
+            &worker,
+            listener,
+            rt_http::ServeOptions::default(),
+        )
+        .await
+        .unwrap();
+    let router_discovery = Discovery::with_backend(&router_rt, backend(&s).await, s.clone())
+        .await
+        .unwrap();
+    let router = Router::new(router_discovery.client(ep()), RouterSettings::default());
+    timeout(
+        Duration::from_secs(5),
+        router.instances().wait_for_instances(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let mut sent = route_until(
+        &router,
+        Instant::now() + Duration::from_millis(300),
+        "etcd up",
+    )
+    .await;
+    let server = tokio::task::spawn_blocking(move || {
+        server.stop();
+        server
+    })
+    .await
+    .unwrap();
+    // Away for 2 s (less than the TTL): the watch fails and retries, the list stays.
+    sent += route_until(
+        &router,
+        Instant::now() + Duration::from_secs(2),
+        "etcd down",
+    )
+    .await;
+    assert_eq!(
+        router.instances().instances().list().len(),
+        1,
+        "the cached list kept the worker"
+    );
+    let mut server = server;
+    let server = tokio::task::spawn_blocking(move || {
+        server.run();
+        server
+    })
+    .await
+    .unwrap();
+    // The watch noticed the outage: it resyncs once etcd is back, and routing goes on.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while router_discovery.metrics().watch_resyncs == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the watch never resynced: {:?}",
+            router_discovery.metrics()
+        );
+        sent += route_until(&router, Instant::now(), "etcd back").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sent += route_until(
+        &router,
+        Instant::now() + Duration::from_millis(500),
+        "etcd back",
+    )
+    .await;
+    let metrics = router.metrics();
+    assert_eq!(metrics.admitted, sent, "{metrics:?}");
+    assert_eq!(
+        metrics.retries + metrics.failed + metrics.all_refused,
+        0,
+        "{metrics:?}"
+    );
+    assert_eq!(u64::from(executed.load(Ordering::SeqCst)), sent);
+    assert_eq!(plane.instance_id(), Some(worker.instance_id()));
+    worker_rt
+        .shutdown_and_wait(Some(Duration::from_secs(30)))
+        .await;
+    router_rt
+        .shutdown_and_wait(Some(Duration::from_secs(30)))
+        .await;
+    drop(server);
 }
