@@ -14,8 +14,10 @@
 //!   [`CALLERS`] callers (goal: at least 0.8x direct).
 //! * **hop** - a router process in between (the cluster demo's `demo-router`): an
 //!   `rt_http::serve` gateway on its own owned runtime forwarding `POST /work` through the
-//!   router, against the same client posting to the worker directly. Reported, no goal: the
-//!   added hop is a second HTTP server and client on the same cores.
+//!   router, against the same client posting to the worker directly: latency and throughput
+//!   as above, and throughput when the worker takes 10 ms per request (a wait), where the
+//!   worker, not the CPU of one shared machine, bounds what a client gets. Reported, no goal:
+//!   with answers at once, the added hop is a second HTTP server and client on the same cores.
 //! * **rolling restart** - 3 workers (each its own owned runtime, discovery and request plane)
 //!   behind a router, 16 callers with the demo's wait (100-800 ms per request), every worker
 //!   shut down through its runtime's three phases and replaced in turn. Reported: sent,
@@ -56,8 +58,10 @@ const CALLERS: usize = 32;
 /// Workers and callers of the rolling restart (the cluster demo's: 3 workers, 16 clients).
 const RESTART_WORKERS: usize = 3;
 const RESTART_CALLERS: usize = 16;
-/// The request body (the demo's request shape).
+/// The request body (the demo's request shape): answered at once.
 const BODY: &str = r#"{"cpu_ms":0,"wait_ms":0,"note":"router bench"}"#;
+/// The worker-bound case's body: the worker takes 10 ms (a wait) to answer it.
+const BODY_10MS: &str = r#"{"cpu_ms":0,"wait_ms":10,"note":"router bench"}"#;
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 type Call = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Bytes> + Send>> + Send + Sync>;
@@ -77,8 +81,8 @@ fn http_client() -> Http {
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
-/// A `POST url` of [`BODY`] with the pooled client; the answer's body.
-fn post_to(http: Http, url: String) -> Call {
+/// A `POST url` of `body` with the pooled client; the answer's body (checked to be the echo).
+fn post_to(http: Http, url: String, body: &'static str) -> Call {
     Arc::new(move || {
         let (http, url) = (http.clone(), url.clone());
         Box::pin(async move {
@@ -86,31 +90,35 @@ fn post_to(http: Http, url: String) -> Call {
                 .method(Method::POST)
                 .uri(url)
                 .header(header::CONTENT_TYPE, "application/json")
-                .body(Full::new(Bytes::from_static(BODY.as_bytes())))
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
                 .expect("request");
             let response = http.request(request).await.expect("direct call answered");
             assert_eq!(response.status(), StatusCode::OK, "direct call");
-            response
+            let echo = response
                 .into_body()
                 .collect()
                 .await
                 .expect("direct body")
-                .to_bytes()
+                .to_bytes();
+            assert_eq!(echo.as_ref(), body.as_bytes(), "the echo came back changed");
+            echo
         })
     })
 }
 
 /// The same request sent through `router`.
-fn routed(router: Router) -> Call {
+fn routed(router: Router, body: &'static str) -> Call {
     Arc::new(move || {
         let router = router.clone();
         Box::pin(async move {
             let reply = router
-                .send(Bytes::from_static(BODY.as_bytes()), None)
+                .send(Bytes::from_static(body.as_bytes()), None)
                 .await
                 .expect("routed call answered");
             assert!(reply.is_success(), "routed call: {}", reply.status());
-            reply.bytes().await.expect("routed body")
+            let echo = reply.bytes().await.expect("routed body");
+            assert_eq!(echo.as_ref(), body.as_bytes(), "the echo came back changed");
+            echo
         })
     })
 }
@@ -120,9 +128,8 @@ async fn closed_loop(call: &Call, n: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let start = Instant::now();
-        let body = call().await;
+        call().await;
         out.push(start.elapsed().as_nanos() as f64);
-        assert_eq!(body.as_ref(), BODY.as_bytes(), "the echo came back changed");
     }
     out
 }
@@ -488,9 +495,12 @@ fn main() {
     .expect("caller runtime");
     let (_caller_discovery, library) = callers.block_on(router(&caller_rt, &store));
     let http = http_client();
-    let direct = post_to(http.clone(), url);
-    let through_library = routed(library.clone());
-    let through_hop = post_to(http, format!("http://{gateway_addr}/work"));
+    let gateway_url = format!("http://{gateway_addr}/work");
+    let direct = post_to(http.clone(), url.clone(), BODY);
+    let through_library = routed(library.clone(), BODY);
+    let through_hop = post_to(http.clone(), gateway_url.clone(), BODY);
+    let direct_10ms = post_to(http.clone(), url, BODY_10MS);
+    let through_hop_10ms = post_to(http, gateway_url, BODY_10MS);
     callers.block_on(async {
         for call in [&direct, &through_library, &through_hop] {
             closed_loop(call, warm).await;
@@ -507,6 +517,28 @@ fn main() {
         round,
     );
     let hop = measure(&callers, "hop", &through_hop, &direct, rounds, calls, round);
+    let bound: Vec<(f64, f64)> = (0..rounds)
+        .map(|r| {
+            callers.block_on(async {
+                let (t, d) = if r % 2 == 0 {
+                    let t = throughput(&through_hop_10ms, round).await;
+                    (t, throughput(&direct_10ms, round).await)
+                } else {
+                    let d = throughput(&direct_10ms, round).await;
+                    (throughput(&through_hop_10ms, round).await, d)
+                };
+                println!(
+                    "router hop, worker-bound round {}: {t:.0} vs {d:.0} calls/s (ratio {:.3})",
+                    r + 1,
+                    t / d
+                );
+                (t, d)
+            })
+        })
+        .collect();
+    let bound_ratio = median(bound.iter().map(|(t, d)| t / d).collect());
+    let bound_rps = median(bound.iter().map(|(t, _)| *t).collect());
+    let bound_direct_rps = median(bound.iter().map(|(_, d)| *d).collect());
     let metrics = library.metrics();
     assert_eq!(metrics.retries, 0, "a healthy worker refused: {metrics:?}");
     assert_eq!(metrics.failed, 0, "{metrics:?}");
@@ -542,7 +574,8 @@ fn main() {
         "router: library adds {:.1} us at p50 ({:.1} vs {:.1} us; goal <= 150 us), {:.1} us at \
          p99; throughput {lib_ratio:.3}x direct ({lib_rps:.0} vs {direct_rps:.0} calls/s; goal \
          >= 0.8x). A router process in between adds {:.1} us at p50, {:.1} us at p99; \
-         throughput {hop_ratio:.3}x.",
+         throughput {hop_ratio:.3}x answering at once, {bound_ratio:.3}x when the worker \
+         takes 10 ms.",
         lib_added_p50 / 1e3,
         lib_p50 / 1e3,
         direct_p50 / 1e3,
@@ -571,6 +604,9 @@ fn main() {
             ("hop_rps", hop_rps),
             ("hop_direct_rps", hop_direct_rps),
             ("hop_ratio", hop_ratio),
+            ("hop_10ms_rps", bound_rps),
+            ("hop_10ms_direct_rps", bound_direct_rps),
+            ("hop_10ms_ratio", bound_ratio),
             ("restart_sent", restart.sent as f64),
             ("restart_completed", restart.completed as f64),
             ("restart_errors", restart.errors as f64),

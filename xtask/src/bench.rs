@@ -625,6 +625,28 @@ fn print_router(v: &Summary) {
             times(ratio.and_then(|k| num(v, "router", k)))
         );
     }
+    if num(v, "router", "hop_10ms_ratio").is_some() {
+        for (key, label, ratio) in [
+            (
+                "hop_10ms_direct_rps",
+                "direct POST, worker takes 10 ms (baseline)",
+                None,
+            ),
+            (
+                "hop_10ms_rps",
+                "through a router process, worker takes 10 ms",
+                Some("hop_10ms_ratio"),
+            ),
+        ] {
+            println!(
+                "  {label:<44} {:>10} {:>10} {:>12.0} {:>10}",
+                "-",
+                "-",
+                get(key),
+                times(ratio.and_then(|k| num(v, "router", k)))
+            );
+        }
+    }
     let added = get("library_added_p50_ns");
     let ratio = num(v, "router", "library_ratio");
     println!(
@@ -637,11 +659,13 @@ fn print_router(v: &Summary) {
         ratio.map_or("-", |r| verdict(r >= 0.8))
     );
     println!(
-        "  a router process in between adds {} at p50, {} at p99, throughput {} (no target: \
-         on one machine the hop's server and client share the cores with both ends)",
+        "  a router process in between adds {} at p50, {} at p99; throughput {} answering at \
+         once, {} when the worker takes 10 ms (no target: on one machine the hop's server and \
+         client share the cores with both ends)",
         dur(get("hop_added_p50_ns")),
         dur(get("hop_added_p99_ns")),
-        times(num(v, "router", "hop_ratio"))
+        times(num(v, "router", "hop_ratio")),
+        times(num(v, "router", "hop_10ms_ratio"))
     );
     if let Some(errors) = num(v, "router", "restart_errors") {
         println!(
