@@ -371,8 +371,10 @@ fn application_metrics_appear_on_metrics_and_parse_strictly() {
         .get_or_create(&vec![("model".into(), "llama".into())])
         .inc_by(7);
 
-    // An endpoint, so that the per-endpoint families are there too.
+    // An endpoint, so that the per-endpoint families are there too; the scrape waits until
+    // its task has recorded its one request (the task runs on the runtime, not here).
     let rt = runtime.clone();
+    let (recorded, was_recorded) = std::sync::mpsc::channel();
     let endpoint = runtime
         .primary()
         .block_on(async move {
@@ -381,11 +383,15 @@ fn application_metrics_appear_on_metrics_and_parse_strictly() {
                 .component("backend")
                 .start(|ctx| async move {
                     ctx.begin_tracked_request()?.finish();
+                    let _ = recorded.send(());
                     ctx.cancelled().await;
                     Ok::<(), RuntimeError>(())
                 })
         })
         .unwrap();
+    was_recorded
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the endpoint recorded its request");
 
     let (head, text) = get(status.local_addr(), "/metrics");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
