@@ -55,6 +55,13 @@ async fn backend(s: &DiscoverySettings) -> Arc<EtcdBackend> {
     )
 }
 
+/// A discovery on `runtime` over its own connection to the etcd of `s`.
+async fn discovery(runtime: &Runtime, s: &DiscoverySettings) -> Discovery {
+    Discovery::with_backend(runtime, backend(s).await, s.clone())
+        .await
+        .unwrap()
+}
+
 fn runtime_here() -> Runtime {
     common::runtime_here()
 }
@@ -83,12 +90,8 @@ async fn registration_is_seen_quickly_and_removed_in_phase_one_before_the_drain_
     let prefix = unique_prefix("order");
     let s = settings(url, &prefix, 10);
     let (worker_rt, router_rt) = (runtime_here(), runtime_here());
-    let worker = Discovery::with_backend(&worker_rt, backend(&s).await, s.clone())
-        .await
-        .unwrap();
-    let router = Discovery::with_backend(&router_rt, backend(&s).await, s.clone())
-        .await
-        .unwrap();
+    let worker = discovery(&worker_rt, &s).await;
+    let router = discovery(&router_rt, &s).await;
     let client = router.client(ep());
     let mut changes = client.changes();
     timeout(
@@ -225,9 +228,7 @@ fn child_worker() {
     .unwrap();
     let s = settings(url, prefix, 2);
     runtime.primary().block_on(async {
-        let d = Discovery::with_backend(&runtime, backend(&s).await, s.clone())
-            .await
-            .unwrap();
+        let d = discovery(&runtime, &s).await;
         let _reg = d
             .register(ep(), Transport::Http("http://127.0.0.1:9/x".into()))
             .await
@@ -246,9 +247,7 @@ async fn a_killed_worker_disappears_within_its_ttl() {
     let prefix = unique_prefix("kill");
     let s = settings(url, &prefix, 2);
     let rt = runtime_here();
-    let router = Discovery::with_backend(&rt, backend(&s).await, s.clone())
-        .await
-        .unwrap();
+    let router = discovery(&rt, &s).await;
     let client = router.client(ep());
 
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
@@ -291,12 +290,8 @@ async fn etcd_restarted_under_a_live_worker_reregisters_and_the_watch_resyncs() 
     let prefix = unique_prefix("restart");
     let s = settings(&url, &prefix, 2);
     let (worker_rt, router_rt) = (runtime_here(), runtime_here());
-    let worker = Discovery::with_backend(&worker_rt, backend(&s).await, s.clone())
-        .await
-        .unwrap();
-    let router = Discovery::with_backend(&router_rt, backend(&s).await, s.clone())
-        .await
-        .unwrap();
+    let worker = discovery(&worker_rt, &s).await;
+    let router = discovery(&router_rt, &s).await;
     let _reg = worker
         .register(ep(), Transport::Http("http://127.0.0.1:9/x".into()))
         .await
@@ -363,12 +358,8 @@ async fn a_compaction_during_a_watch_is_resynced_with_removals() {
     let direct = settings(&url, &prefix, 10);
     let through_proxy = settings(&proxy.url(), &prefix, 10);
     let (a_rt, b_rt, router_rt) = (runtime_here(), runtime_here(), runtime_here());
-    let a = Discovery::with_backend(&a_rt, backend(&direct).await, direct.clone())
-        .await
-        .unwrap();
-    let b = Discovery::with_backend(&b_rt, backend(&direct).await, direct.clone())
-        .await
-        .unwrap();
+    let a = discovery(&a_rt, &direct).await;
+    let b = discovery(&b_rt, &direct).await;
     let router_backend = backend(&through_proxy).await;
     let router = Discovery::with_backend(&router_rt, router_backend, through_proxy.clone())
         .await
@@ -519,9 +510,7 @@ async fn routing_continues_from_the_cache_while_etcd_is_down() {
     let prefix = unique_prefix("route-down");
     let s = settings(&url, &prefix, 5);
     let (worker_rt, router_rt) = (runtime_here(), runtime_here());
-    let worker = Discovery::with_backend(&worker_rt, backend(&s).await, s.clone())
-        .await
-        .unwrap();
+    let worker = discovery(&worker_rt, &s).await;
     let executed = Arc::new(AtomicU32::new(0));
     let count = Arc::clone(&executed);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -539,9 +528,7 @@ async fn routing_continues_from_the_cache_while_etcd_is_down() {
         )
         .await
         .unwrap();
-    let router_discovery = Discovery::with_backend(&router_rt, backend(&s).await, s.clone())
-        .await
-        .unwrap();
+    let router_discovery = discovery(&router_rt, &s).await;
     let router = Router::new(router_discovery.client(ep()), RouterSettings::default());
     timeout(
         Duration::from_secs(5),
