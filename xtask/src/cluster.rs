@@ -3,7 +3,9 @@
 //! `demo-service` workers, a `demo-router`, concurrent clients, a rolling restart and a
 //! `kill -9` under load, and the table of what the clients saw. The driver's exit status is
 //! passed through (non-zero when a request was lost outside the `kill -9` row or a client saw
-//! an error). Extra arguments go to the driver: `--workers N --duration SECS --clients N`.
+//! an error). Extra arguments go to the driver: `--workers N --duration SECS --clients N`, and
+//! `--netns` (each worker in a network namespace of its own on a bridge; needs root and
+//! iproute2).
 
 use std::process::Command;
 

@@ -120,6 +120,36 @@ pub fn request_after(
     send_delay: Duration,
     timeout: Duration,
 ) -> Result<Response, DemoError> {
+    exchange(addr, method, path, body, &[], send_delay, timeout)
+}
+
+/// As [`request`], with `headers` added to the request (for example
+/// `("Authorization", "Bearer ...")`).
+///
+/// # Errors
+///
+/// As [`request`].
+pub fn request_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Response, DemoError> {
+    exchange(addr, method, path, body, headers, Duration::ZERO, timeout)
+}
+
+/// One request on a new connection: [`request_after`] with `headers`.
+fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+    send_delay: Duration,
+    timeout: Duration,
+) -> Result<Response, DemoError> {
     let deadline = Instant::now() + timeout;
     let mut stream = TcpStream::connect_timeout(&addr, timeout)
         .map_err(|source| connect_error(addr, timeout, source))?;
@@ -129,6 +159,9 @@ pub fn request_after(
     let mut out = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n"
     );
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
     if !body.is_empty() || method == "POST" {
         out.push_str("Content-Type: application/json\r\n");
         out.push_str(&format!("Content-Length: {}\r\n", body.len()));

@@ -16,6 +16,7 @@
 #[path = "../../rt-discovery/tests/common/etcd_server.rs"]
 mod etcd_server;
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 use etcd_server::EtcdServer;
 use nix::sys::signal::Signal;
 use rt_demo::client;
-use rt_demo::cluster::{Cluster, Load, Member};
+use rt_demo::cluster::{Cluster, Etcd, Load, Member, Network};
 use rt_demo::protocol::ServiceStats;
 
 /// The lease TTL the workers register with.
@@ -77,19 +78,62 @@ fn rolling_restart_of_two_workers_loses_nothing() {
         return;
     };
     let load = Load::start(cluster.router, 4);
-    #[allow(clippy::needless_range_loop)] // the slot is replaced in place
-    for slot in 0..members.len() {
-        let old = &mut members[slot];
+    restart_each(&mut cluster, &mut members);
+    assert_nothing_lost(load);
+    cluster.stop(&mut members);
+}
+
+/// SIGTERM each worker in turn, wait until the router dropped it and it exited 0, start its
+/// successor (which waits until the router lists it).
+fn restart_each(cluster: &mut Cluster, members: &mut [Member]) {
+    for old in members.iter_mut() {
         old.process.signal(Signal::SIGTERM).unwrap();
         cluster
             .wait_router_sees(&old.id, false, EVENT)
             .expect("the router drops the worker");
         let exit = old.process.wait_exit(EVENT).expect("the worker exits");
         assert_eq!(exit.code(), 0, "{}", old.process.output_text());
-        members[slot] = cluster.start_worker(slot).expect("start its successor");
+        *old = cluster.start_worker(old.slot).expect("start its successor");
     }
+}
+
+/// `demo-cluster --netns`: each worker in a network namespace of its own (its own address
+/// on a bridge; etcd on the bridge's host address), a rolling restart and a drain and
+/// resume (through the admin token, the status servers not being on loopback) lose nothing.
+#[test]
+#[ignore = "needs root (CAP_NET_ADMIN) and iproute2 to create network namespaces: \
+            cargo test -p rt-demo --features etcd --test cluster -- --ignored"]
+fn rolling_restart_and_drain_across_network_namespaces() {
+    let Some(bin) = etcd_server::etcd_binary() else {
+        return;
+    };
+    let network = Network::create().expect("create the bridge (root and iproute2 needed)");
+    let etcd = Etcd::start(&bin, IpAddr::V4(network.host_ip())).expect("etcd on the bridge");
+    let slot_ips = [network.slot_ip(0), network.slot_ip(1)];
+    let mut cluster = Cluster::start(
+        Path::new(env!("CARGO_BIN_EXE_demo-service")),
+        Path::new(env!("CARGO_BIN_EXE_demo-router")),
+        &etcd.url(),
+        TTL_SECS,
+    )
+    .expect("start the router")
+    .with_network(network)
+    .expect("the admin token");
+    let mut members: Vec<Member> = (0..2)
+        .map(|slot| cluster.start_worker(slot).expect("start a worker"))
+        .collect();
+    for (member, ip) in members.iter().zip(slot_ips) {
+        assert_eq!(member.addr.ip(), IpAddr::V4(ip), "{}", member.label);
+    }
+    let load = Load::start(cluster.router, 4);
+    restart_each(&mut cluster, &mut members);
+    let drain = cluster
+        .drain_and_resume(&mut members[1])
+        .expect("drain and resume through the admin token");
+    assert_eq!(drain.admitted_while_out, Some(0), "{drain:?}");
     assert_nothing_lost(load);
     cluster.stop(&mut members);
+    etcd.stop();
 }
 
 #[test]

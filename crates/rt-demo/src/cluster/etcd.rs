@@ -1,6 +1,7 @@
-//! [`Etcd`]: a real etcd on free loopback ports with a temporary data dir, stopped by its pid.
+//! [`Etcd`]: a real etcd on free ports of one local address (loopback, or the `--netns`
+//! bridge's) with a temporary data dir, stopped by its pid.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,15 +15,16 @@ use crate::DemoError;
 /// A running etcd (killed by pid on drop, with its data dir removed).
 pub struct Etcd {
     process: ServiceProcess,
+    host: IpAddr,
     client_port: u16,
     _data: tempfile::TempDir,
 }
 
-fn free_port() -> Result<u16, DemoError> {
-    let port = TcpListener::bind("127.0.0.1:0")
+fn free_port(host: IpAddr) -> Result<u16, DemoError> {
+    let port = TcpListener::bind((host, 0))
         .and_then(|l| l.local_addr())
         .map_err(|source| DemoError::Bind {
-            addr: "127.0.0.1:0".to_owned(),
+            addr: format!("{host}:0"),
             source,
         })?
         .port();
@@ -30,38 +32,38 @@ fn free_port() -> Result<u16, DemoError> {
 }
 
 impl Etcd {
-    /// Starts `bin` (an `etcd` binary) and waits (at most 20 s) until `/health` answers.
+    /// Starts `bin` (an `etcd` binary) listening on `host` and waits (at most 20 s) until
+    /// `/health` answers.
     ///
     /// # Errors
     ///
     /// [`DemoError::Spawn`] when it cannot start, [`DemoError::WaitTimeout`] when it does not
     /// become healthy.
-    pub fn start(bin: &PathBuf) -> Result<Self, DemoError> {
+    pub fn start(bin: &PathBuf, host: IpAddr) -> Result<Self, DemoError> {
         let data = tempfile::tempdir().map_err(|source| DemoError::Spawn {
             program: "a temporary directory for etcd".to_owned(),
             source,
         })?;
-        let (c, p, m) = (free_port()?, free_port()?, free_port()?);
+        let (c, p, m) = (free_port(host)?, free_port(host)?, free_port(host)?);
         let mut command = Command::new(bin);
         command
             .args(["--name", "cluster", "--data-dir"])
             .arg(data.path().join("data"))
-            .arg(format!("--listen-client-urls=http://127.0.0.1:{c}"))
-            .arg(format!("--advertise-client-urls=http://127.0.0.1:{c}"))
-            .arg(format!("--listen-peer-urls=http://127.0.0.1:{p}"))
-            .arg(format!(
-                "--initial-advertise-peer-urls=http://127.0.0.1:{p}"
-            ))
-            .arg(format!("--initial-cluster=cluster=http://127.0.0.1:{p}"))
-            .arg(format!("--listen-metrics-urls=http://127.0.0.1:{m}"));
+            .arg(format!("--listen-client-urls=http://{host}:{c}"))
+            .arg(format!("--advertise-client-urls=http://{host}:{c}"))
+            .arg(format!("--listen-peer-urls=http://{host}:{p}"))
+            .arg(format!("--initial-advertise-peer-urls=http://{host}:{p}"))
+            .arg(format!("--initial-cluster=cluster=http://{host}:{p}"))
+            .arg(format!("--listen-metrics-urls=http://{host}:{m}"));
         let process = ServiceProcess::spawn(command)?;
         let etcd = Self {
             process,
+            host,
             client_port: c,
             _data: data,
         };
         let started = Instant::now();
-        let addr = SocketAddr::from(([127, 0, 0, 1], c));
+        let addr = SocketAddr::new(host, c);
         while started.elapsed() < Duration::from_secs(20) {
             if client::get(addr, "/health", Duration::from_secs(1)).is_ok_and(|r| r.status == 200) {
                 return Ok(etcd);
@@ -69,14 +71,14 @@ impl Etcd {
             std::thread::sleep(Duration::from_millis(50));
         }
         Err(DemoError::WaitTimeout {
-            what: format!("etcd on 127.0.0.1:{c} to become healthy"),
+            what: format!("etcd on {addr} to become healthy"),
             after: Duration::from_secs(20),
         })
     }
 
     /// The client URL.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        format!("http://{}", SocketAddr::new(self.host, self.client_port))
     }
 
     /// Stops it (SIGTERM, then waits at most 10 s; the drop kills it if needed).

@@ -2,8 +2,11 @@
 //! the demo and the end-to-end tests run on them (start, watch the router's list, drain and
 //! resume through the status server).
 
+use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use super::netns::Network;
 use crate::client;
 use crate::gateway::GatewayStats;
 use crate::process::ServiceProcess;
@@ -19,7 +23,9 @@ use crate::DemoError;
 
 /// A worker process and its instance id.
 pub struct Member {
-    /// Its name in the table: `w{slot}`, a `'` per restart, a `+` per resume.
+    /// Its slot (0-based): a restarted worker takes the slot of the one it replaces.
+    pub slot: usize,
+    /// Its name in the table: `w{slot + 1}`, a `'` per restart, a `+` per resume.
     pub label: String,
     /// The process (stopped by its pid).
     pub process: ServiceProcess,
@@ -60,6 +66,11 @@ pub struct Cluster {
     router_process: ServiceProcess,
     generation: BTreeMap<usize, usize>,
     labels: BTreeMap<String, String>,
+    /// `--netns`: each worker slot in a namespace of its own.
+    network: Option<Network>,
+    /// The admin token of the workers' status servers (and the directory of its file) when
+    /// they are not on loopback (`--netns`).
+    admin: Option<(tempfile::TempDir, String)>,
 }
 
 impl Cluster {
@@ -121,7 +132,46 @@ impl Cluster {
             router_process,
             generation: BTreeMap::new(),
             labels: BTreeMap::new(),
+            network: None,
+            admin: None,
         })
+    }
+
+    /// Runs every worker slot in a network namespace of its own on `network` (each worker a
+    /// separate host at the network level; `etcd_url` given to [`start`](Self::start) must be
+    /// reachable from there: etcd on [`Network::host_ip`]). Their status servers are then not
+    /// on loopback, so they get an admin token (a file in a temporary directory, mode 0600),
+    /// which the drain and resume calls send.
+    ///
+    /// # Errors
+    ///
+    /// [`DemoError::Spawn`] when the token file cannot be written.
+    pub fn with_network(mut self, network: Network) -> Result<Self, DemoError> {
+        let write_error = |source| DemoError::Spawn {
+            program: "the admin token file for --netns".to_owned(),
+            source,
+        };
+        let dir = tempfile::tempdir().map_err(write_error)?;
+        let state = RandomState::new();
+        let token = format!(
+            "{:016x}{:016x}",
+            state.hash_one(std::time::SystemTime::now()),
+            state.hash_one(std::process::id())
+        );
+        let path = dir.path().join("admin-token");
+        std::fs::write(&path, &token).map_err(write_error)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(write_error)?;
+        self.network = Some(network);
+        self.admin = Some((dir, token));
+        Ok(self)
+    }
+
+    /// The `Authorization` header for the workers' admin paths, when they need one.
+    fn admin_header(&self) -> Option<String> {
+        self.admin
+            .as_ref()
+            .map(|(_, token)| format!("Bearer {token}"))
     }
 
     /// The label of instance `id` (`?` when unknown).
@@ -150,17 +200,32 @@ impl Cluster {
         let generation = self.generation.entry(slot).or_insert(0);
         *generation += 1;
         let label = format!("w{}{}", slot + 1, "'".repeat(*generation - 1));
-        let mut command = Command::new(&self.service);
+        let mut command = match &mut self.network {
+            Some(network) => network.command(slot, &self.service)?,
+            None => Command::new(&self.service),
+        };
         for (key, _) in std::env::vars() {
             if key.starts_with("DYN_") {
                 command.env_remove(key);
             }
         }
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        // A status server on a free loopback port: `POST /drain` and `/resume` need no token.
+        // Both servers on a free port of the worker's address: loopback, where `POST /drain`
+        // and `/resume` need no token, or its namespace's address with the admin token.
+        let host = self
+            .network
+            .as_ref()
+            .map_or_else(|| "127.0.0.1".to_owned(), |n| n.slot_ip(slot).to_string());
         command
-            .env("DYN_SYSTEM_HOST", "127.0.0.1")
+            .env("DYN_HTTP_HOST", &host)
+            .env("DYN_SYSTEM_HOST", &host)
             .env("DYN_SYSTEM_PORT", "0");
+        if let Some((dir, _)) = &self.admin {
+            command.env(
+                "DYN_SYSTEM_ADMIN_TOKEN_FILE",
+                dir.path().join("admin-token"),
+            );
+        }
         let process = ServiceProcess::spawn(command)?;
         let addresses = process.wait_for_addresses(Duration::from_secs(30))?;
         let addr = addresses.http;
@@ -176,6 +241,7 @@ impl Cluster {
             .to_owned();
         self.labels.insert(id.clone(), label.clone());
         let member = Member {
+            slot,
             label,
             process,
             id,
@@ -251,8 +317,9 @@ impl Cluster {
         let started = Instant::now();
         // `POST /drain` answers once drained (200) or after its own bound (202): wait for it
         // on another thread while this one watches the router.
+        let authorization = self.admin_header();
         let drain = std::thread::spawn(move || {
-            let answer = client::request(status, "POST", "/drain", None, Duration::from_secs(40));
+            let answer = admin_call(status, "/drain", authorization.as_deref());
             (answer, started.elapsed())
         });
         let stop_choosing = self.wait_router_sees(&member.id, false, Duration::from_secs(30));
@@ -295,7 +362,7 @@ impl Cluster {
         // Resume: the router must list a new instance id for it.
         let before: Vec<String> = self.router_instances();
         let resumed = Instant::now();
-        let answer = client::request(status, "POST", "/resume", None, Duration::from_secs(30))?;
+        let answer = admin_call(status, "/resume", self.admin_header().as_deref())?;
         if answer.status != 200 {
             return Err(DemoError::MalformedResponse {
                 detail: format!(
@@ -336,6 +403,27 @@ impl Cluster {
             new_id,
         })
     }
+}
+
+/// `POST path` on a worker's status server (`/drain` answers once drained, within 40 s),
+/// with `authorization` when its admin paths need a token.
+fn admin_call(
+    status: SocketAddr,
+    path: &str,
+    authorization: Option<&str>,
+) -> Result<client::Response, DemoError> {
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|value| ("Authorization", value))
+        .into_iter()
+        .collect();
+    client::request_with_headers(
+        status,
+        "POST",
+        path,
+        None,
+        &headers,
+        Duration::from_secs(40),
+    )
 }
 
 /// The requests the worker whose status server is `status` has admitted so far: the sum of

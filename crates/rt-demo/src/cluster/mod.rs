@@ -11,9 +11,10 @@
 mod etcd;
 mod fleet;
 mod load;
+mod netns;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::PoisonError;
@@ -27,6 +28,7 @@ use crate::DemoError;
 pub use etcd::Etcd;
 pub use fleet::{router_stats, Cluster, DrainResume, Member};
 pub use load::{Load, Tally, PHASES};
+pub use netns::{Network, MAX_SLOTS};
 
 /// The command line.
 #[derive(Clone, Debug)]
@@ -43,10 +45,13 @@ pub struct Options {
     pub duration: Duration,
     /// Concurrent clients.
     pub clients: usize,
+    /// `--netns`: each worker in a network namespace of its own on a bridge ([`Network`]).
+    pub netns: bool,
 }
 
 const USAGE: &str = "usage: demo-cluster [--service PATH] [--router PATH] [--etcd PATH] \
-[--workers N] [--duration SECS] [--clients N]";
+[--workers N] [--duration SECS] [--clients N] [--netns]\n\
+  --netns  each worker in a network namespace of its own on a bridge (needs root and iproute2)";
 
 impl Options {
     /// Parses the command line (without the program name).
@@ -66,9 +71,14 @@ impl Options {
             workers: 3,
             duration: Duration::from_secs(4),
             clients: 16,
+            netns: false,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
+            if flag == "--netns" {
+                o.netns = true;
+                continue;
+            }
             let value = it
                 .next()
                 .ok_or_else(|| DemoError::Usage(format!("{flag} needs a value\n{USAGE}")))?;
@@ -153,9 +163,30 @@ fn latency(addr: SocketAddr, n: usize) -> (u64, u64) {
 
 #[allow(clippy::too_many_lines)]
 fn drive(options: Options) -> Result<i32, DemoError> {
-    let etcd = Etcd::start(&options.etcd)?;
+    let network = if options.netns {
+        if options.workers > MAX_SLOTS {
+            return Err(DemoError::Usage(format!(
+                "--netns holds at most {MAX_SLOTS} workers"
+            )));
+        }
+        let network = Network::create()?;
+        eprintln!(
+            "network: a bridge at {}, each worker in a namespace of its own",
+            network.host_ip()
+        );
+        Some(network)
+    } else {
+        None
+    };
+    let etcd_host = network
+        .as_ref()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |n| IpAddr::V4(n.host_ip()));
+    let etcd = Etcd::start(&options.etcd, etcd_host)?;
     eprintln!("etcd on {}", etcd.url());
     let mut cluster = Cluster::start(&options.service, &options.router, &etcd.url(), 2)?;
+    if let Some(network) = network {
+        cluster = cluster.with_network(network)?;
+    }
     let router = cluster.router;
     let mut members = Vec::new();
     for slot in 0..options.workers {
