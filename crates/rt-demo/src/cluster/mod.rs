@@ -367,3 +367,38 @@ admitted while out of rotation: {}; resume until the router listed its new id {}
     );
     Ok(if ok { 0 } else { 1 })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Options;
+    use crate::DemoError;
+
+    fn parse(args: &[&str]) -> Result<Options, DemoError> {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        Options::parse(&args)
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let o = parse(&[]).expect("defaults");
+        assert_eq!((o.workers, o.clients, o.netns), (3, 16, false));
+        let o = parse(&["--workers", "5", "--netns", "--clients", "8"]).expect("flags");
+        assert_eq!((o.workers, o.clients, o.netns), (5, 8, true));
+        assert_eq!(o.duration, std::time::Duration::from_secs(4));
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error_naming_the_flag() {
+        for (args, names) in [
+            (&["--workers", "zero"][..], "--workers zero"),
+            (&["--clients", "0"][..], "--clients 0"),
+            (&["--duration"][..], "--duration needs a value"),
+            (&["--fast", "1"][..], "unknown flag --fast"),
+        ] {
+            match parse(args) {
+                Err(DemoError::Usage(text)) => assert!(text.contains(names), "{text}"),
+                other => panic!("{args:?}: {:?}", other.map(|o| o.workers)),
+            }
+        }
+    }
+}
