@@ -115,12 +115,18 @@ impl Network {
         ip(&[
             "link", "add", &host_end, "type", "veth", "peer", "name", &ns_end,
         ])?;
-        ip(&["link", "set", &ns_end, "netns", &name])?;
-        ip(&["link", "set", &host_end, "master", &bridge])?;
-        ip(&["link", "set", &host_end, "up"])?;
-        ip(&["-n", &name, "addr", "add", &address, "dev", &ns_end])?;
-        ip(&["-n", &name, "link", "set", &ns_end, "up"])?;
-        ip(&["-n", &name, "link", "set", "lo", "up"])?;
+        let wired = ip(&["link", "set", &ns_end, "netns", &name])
+            .and_then(|()| ip(&["link", "set", &host_end, "master", &bridge]))
+            .and_then(|()| ip(&["link", "set", &host_end, "up"]))
+            .and_then(|()| ip(&["-n", &name, "addr", "add", &address, "dev", &ns_end]))
+            .and_then(|()| ip(&["-n", &name, "link", "set", &ns_end, "up"]))
+            .and_then(|()| ip(&["-n", &name, "link", "set", "lo", "up"]));
+        if let Err(error) = wired {
+            // The pair may still be in this namespace, where deleting the other does not
+            // reach it.
+            let _ = ip(&["link", "del", &host_end]);
+            return Err(error);
+        }
         Ok(name)
     }
 
