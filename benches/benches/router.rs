@@ -338,30 +338,33 @@ fn rolling_restart(callers: &tokio::runtime::Runtime, caller_rt: &Runtime) -> Re
                     seed ^= seed << 17;
                     let body = format!(r#"{{"wait_ms":{}}}"#, 100 + seed % 701);
                     tallies[0].fetch_add(1, Ordering::Relaxed);
+                    // Err: what went wrong, and whether it was after sending (lost).
                     let outcome = match router.send(Bytes::from(body), None).await {
-                        Ok(reply) if reply.is_success() => reply.bytes().await.map(|_| ()),
-                        Ok(reply) => Err(rt_discovery::DiscoveryError::NoInstances {
-                            endpoint: format!("answered {}", reply.status()),
-                        }),
-                        Err(error) => Err(error),
+                        Ok(reply) if reply.is_success() => reply
+                            .bytes()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| (e.to_string(), true)),
+                        Ok(reply) => Err((format!("answered {}", reply.status()), false)),
+                        Err(error) => {
+                            let lost = matches!(
+                                error,
+                                rt_discovery::DiscoveryError::Upstream { .. }
+                                    | rt_discovery::DiscoveryError::Timeout { .. }
+                            );
+                            Err((error.to_string(), lost))
+                        }
                     };
                     match outcome {
                         Ok(()) => {
                             tallies[1].fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(error) => {
+                        Err((error, lost)) => {
                             tallies[2].fetch_add(1, Ordering::Relaxed);
-                            if matches!(
-                                error,
-                                rt_discovery::DiscoveryError::Upstream { .. }
-                                    | rt_discovery::DiscoveryError::Timeout { .. }
-                            ) {
+                            if lost {
                                 tallies[3].fetch_add(1, Ordering::Relaxed);
                             }
-                            first_error
-                                .lock()
-                                .unwrap()
-                                .get_or_insert_with(|| error.to_string());
+                            first_error.lock().unwrap().get_or_insert(error);
                         }
                     }
                 }
